@@ -1,0 +1,149 @@
+// Configuration: read once from the environment (and an optional .env) at start,
+// validated with zod into a typed object that is passed down explicitly.
+// A bad value stops start-up with one line naming the variable and the fix.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  MAILWARDEN_DATA_DIR: z.string().default('./data'),
+  MAILWARDEN_MASTER_KEY: z.string().optional(),
+  MAILWARDEN_MASTER_KEY_FILE: z.string().optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  NODE_ENV: z.string().default('development'),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+});
+
+/** Fixes shown next to a bad variable. */
+const fixes: Record<string, string> = {
+  PORT: 'set PORT to a number between 0 and 65535',
+  PUBLIC_URL: 'set PUBLIC_URL to the URL users open, e.g. https://mail.example.com',
+  DATABASE_URL: 'set DATABASE_URL to postgres://user:pass@host:5432/db, or unset it to use the embedded PGlite',
+  SMTP_URL: 'set SMTP_URL to smtp://user:pass@relay:587, or unset it to capture mail in the built-in outbox',
+  LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
+  MAILWARDEN_MASTER_KEY: 'provide 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
+};
+
+export type Config = {
+  port: number;
+  host: string;
+  publicUrl: string;
+  secureCookies: boolean;
+  database: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+  dataDir: string;
+  masterKey: Buffer;
+  masterKeySource: 'env' | 'file' | 'generated' | 'data-dir';
+  smtpUrl: string | undefined;
+  logLevel: string;
+  logFormat: 'json' | 'pretty';
+  env: string;
+  trustProxy: boolean;
+  workerConcurrency: number;
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Parse a 32-byte key given as 64 hex characters or base64. */
+export function parseMasterKey(text: string, variable = 'MAILWARDEN_MASTER_KEY'): Buffer {
+  const t = text.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+  if (key.length !== 32) throw new ConfigError(variable, `must be 32 bytes; ${fixes.MAILWARDEN_MASTER_KEY}`);
+  return key;
+}
+
+type KeyResolution = { key: Buffer; source: Config['masterKeySource'] };
+
+function resolveMasterKey(env: z.infer<typeof envSchema>, dataDir: string, embedded: boolean): KeyResolution {
+  if (env.MAILWARDEN_MASTER_KEY) return { key: parseMasterKey(env.MAILWARDEN_MASTER_KEY), source: 'env' };
+  if (env.MAILWARDEN_MASTER_KEY_FILE) {
+    if (!existsSync(env.MAILWARDEN_MASTER_KEY_FILE))
+      throw new ConfigError('MAILWARDEN_MASTER_KEY_FILE', `file ${env.MAILWARDEN_MASTER_KEY_FILE} does not exist`);
+    return {
+      key: parseMasterKey(readFileSync(env.MAILWARDEN_MASTER_KEY_FILE, 'utf8'), 'MAILWARDEN_MASTER_KEY_FILE'),
+      source: 'file',
+    };
+  }
+  if (!embedded)
+    throw new ConfigError(
+      'MAILWARDEN_MASTER_KEY',
+      'is required with DATABASE_URL; set MAILWARDEN_MASTER_KEY or MAILWARDEN_MASTER_KEY_FILE (e.g. `openssl rand -hex 32`)',
+    );
+  // Embedded mode: the key lives next to the database, generated once.
+  const path = join(dataDir, 'master.key');
+  if (existsSync(path)) return { key: parseMasterKey(readFileSync(path, 'utf8'), path), source: 'data-dir' };
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32);
+  writeFileSync(path, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+  return { key, source: 'generated' };
+}
+
+/** Load the .env file (if present) into a copy of the environment; real env wins. */
+export function readEnvironment(base: NodeJS.ProcessEnv = process.env, envFile = '.env'): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  if (existsSync(envFile)) {
+    for (const line of readFileSync(envFile, 'utf8').split(/\r?\n/)) {
+      const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+      if (!m || line.trimStart().startsWith('#')) continue;
+      env[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
+    }
+  }
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && v !== '') env[k] = v;
+  return env;
+}
+
+export function loadConfig(rawEnv: Record<string, string | undefined> = readEnvironment()): Config {
+  const parsed = envSchema.safeParse(rawEnv);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(variable, `${issue.message}${fixes[variable] ? ` — ${fixes[variable]}` : ''}`);
+  }
+  const env = parsed.data;
+  const dataDir = resolve(env.MAILWARDEN_DATA_DIR);
+  const embedded = !env.DATABASE_URL;
+  const { key, source } = resolveMasterKey(env, dataDir, embedded);
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    publicUrl,
+    secureCookies: publicUrl.startsWith('https://'),
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'pglite', dataDir: join(dataDir, 'db') },
+    dataDir,
+    masterKey: key,
+    masterKeySource: source,
+    smtpUrl: env.SMTP_URL,
+    logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
+    env: env.NODE_ENV,
+    trustProxy: env.TRUST_PROXY,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+  };
+}

@@ -1,0 +1,66 @@
+import { createElement, type ReactElement } from 'react';
+import { AccountPage } from './pages/AccountPage.tsx';
+import { ApiKeysPage } from './pages/ApiKeysPage.tsx';
+import { AuditPage } from './pages/AuditPage.tsx';
+import { SettingsPage } from './pages/SettingsPage.tsx';
+import { UsersPage } from './pages/UsersPage.tsx';
+
+export interface NavEntry {
+  /** Navbar label; also the page heading. */
+  label: string;
+  path: string;
+  /** Permission required to see the entry; null = any signed-in user. */
+  permission: string | null;
+  /** Page to render; entries without one render a "coming soon" placeholder. */
+  element?: ReactElement;
+  section: 'Email' | 'Administration' | 'Account';
+}
+
+/** One slot per domain. Add the page element when a domain ships. */
+export const nav: NavEntry[] = [
+  { label: 'Contacts', path: '/contacts', permission: 'contacts:read', section: 'Email' },
+  { label: 'Segments', path: '/segments', permission: 'contacts:read', section: 'Email' },
+  { label: 'Campaigns', path: '/campaigns', permission: 'campaigns:read', section: 'Email' },
+  { label: 'Outbox', path: '/outbox', permission: 'campaigns:read', section: 'Email' },
+  { label: 'Monitoring', path: '/monitoring', permission: 'monitoring:read', section: 'Email' },
+  { label: 'Phishing', path: '/phishing', permission: 'phishing:read', section: 'Email' },
+  {
+    label: 'Users',
+    path: '/users',
+    permission: 'users:manage',
+    element: createElement(UsersPage),
+    section: 'Administration',
+  },
+  {
+    label: 'API keys',
+    path: '/api-keys',
+    permission: 'apikeys:manage',
+    element: createElement(ApiKeysPage),
+    section: 'Administration',
+  },
+  {
+    label: 'Audit log',
+    path: '/audit',
+    permission: 'audit:read',
+    element: createElement(AuditPage),
+    section: 'Administration',
+  },
+  {
+    label: 'Settings',
+    path: '/settings',
+    permission: 'settings:manage',
+    element: createElement(SettingsPage),
+    section: 'Administration',
+  },
+  {
+    label: 'My account',
+    path: '/account',
+    permission: null,
+    element: createElement(AccountPage),
+    section: 'Account',
+  },
+];
+
+export function visibleNav(permissions: readonly string[] | undefined): NavEntry[] {
+  return nav.filter((e) => e.permission === null || (permissions ?? []).includes(e.permission));
+}
