@@ -23,7 +23,7 @@ const schemaHash = createHash('sha256')
 
 async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
-  for (let i = 0; ; i++) {
+  for (;;) {
     try {
       closeSync(openSync(lock, 'wx'));
       break;
