@@ -74,7 +74,12 @@ test('.env is read, and the real environment wins over it', () => {
 
 test('the logger redacts secrets and customer fields wherever they appear', () => {
   const lines: string[] = [];
-  const sink = new Writable({ write: (c, _e, cb) => (lines.push(c.toString()), cb()) });
+  const sink = new Writable({
+    write(c, _e, cb) {
+      lines.push(c.toString());
+      cb();
+    },
+  });
   const log = createLogger({ level: 'info', format: 'json' }, sink);
   log.info({ password: 'hunter2-canary', user: { email: 'jane@example.com', token: 'tok-canary' }, req: { headers: { authorization: 'Bearer mwk_canary', cookie: 'mw_session=canary' } } }, 'x');
   const out = lines.join('');
