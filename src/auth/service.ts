@@ -45,7 +45,7 @@ export async function findUserByEmail(db: Tx, email: string): Promise<UserRow | 
 async function throttleOrThrow(ctx: AuthContext, email: string, meta: RequestMeta) {
   const keys = [accountKey(email), ...(meta.ip ? [ipKey(meta.ip)] : [])];
   const state = await checkThrottle(ctx.db, keys);
-  if (!state.blocked) return;
+  if (!state.blocked) return state.known.includes(accountKey(email));
   await appendAudit(ctx.db, { type: 'anonymous', label: email, ...meta }, {
     action: 'auth.login',
     target: email,
@@ -86,7 +86,7 @@ async function needsEnrolment(ctx: AuthContext, user: UserRow): Promise<boolean>
 }
 
 export async function login(ctx: AuthContext, email: string, password: string, meta: RequestMeta): Promise<LoginResult> {
-  await throttleOrThrow(ctx, email, meta);
+  const hadFailures = await throttleOrThrow(ctx, email, meta);
   const user = await findUserByEmail(ctx.db, email);
   // Verify against a dummy hash for unknown accounts so timing does not tell.
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
@@ -97,12 +97,12 @@ export async function login(ctx: AuthContext, email: string, password: string, m
   const stage = user.totpEnabled ? 'totp_pending' : (await needsEnrolment(ctx, user)) ? 'enrol_pending' : 'full';
   const { token, session } = await createSession(ctx.db, user.id, stage, meta);
   if (stage === 'totp_pending') return { status: 'totp_required', token, session, user };
-  await completeLogin(ctx, user, meta, 'password');
+  await completeLogin(ctx, user, meta, 'password', hadFailures);
   return { status: stage === 'full' ? 'ok' : 'enrol_required', token, session, user };
 }
 
-async function completeLogin(ctx: AuthContext, user: UserRow, meta: RequestMeta, method: string) {
-  await clearThrottle(ctx.db, accountKey(user.email));
+async function completeLogin(ctx: AuthContext, user: UserRow, meta: RequestMeta, method: string, hadFailures = true) {
+  if (hadFailures) await clearThrottle(ctx.db, accountKey(user.email));
   await ctx.db.update(users).set({ lastLoginAt: new Date() }).where(eq(users.id, user.id));
   await appendAudit(ctx.db, userActor(user, meta), { action: 'auth.login', target: user.email, outcome: 'success', details: { method } });
 }

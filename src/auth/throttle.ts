@@ -36,7 +36,9 @@ export function delayAfter(failures: number, policy: ThrottlePolicy): number {
   return Math.min(policy.maxDelayMs, 1000 * 2 ** (over - 1));
 }
 
-export type ThrottleState = { blocked: false } | { blocked: true; reason: 'locked' | 'too_soon'; retryAfterSec: number; key: string };
+export type ThrottleState =
+  | { blocked: false; known: string[] }
+  | { blocked: true; reason: 'locked' | 'too_soon'; retryAfterSec: number; key: string };
 
 export async function checkThrottle(db: Tx, keys: string[]): Promise<ThrottleState> {
   const rows = await db.select().from(authThrottle).where(inArray(authThrottle.key, keys));
@@ -49,7 +51,8 @@ export async function checkThrottle(db: Tx, keys: string[]): Promise<ThrottleSta
     if (r.nextAttemptAt && r.nextAttemptAt.getTime() > now && now - r.lastFailureAt.getTime() < accountPolicy.windowMs)
       return { blocked: true, reason: 'too_soon', retryAfterSec: Math.ceil((r.nextAttemptAt.getTime() - now) / 1000), key: r.key };
   }
-  return { blocked: false };
+  // The keys that have failures on record (so a success need not clear the others).
+  return { blocked: false, known: rows.map((r) => r.key) };
 }
 
 /** Count a failure; returns the new count and whether this failure locked the key. */

@@ -86,3 +86,11 @@ test('the logger redacts secrets and customer fields wherever they appear', () =
   for (const secret of ['hunter2-canary', 'jane@example.com', 'tok-canary', 'mwk_canary', 'mw_session=canary']) assert.ok(!out.includes(secret), secret);
   assert.match(out, /\[redacted\]/);
 });
+
+test('TRUST_PROXY takes a hop count or trusted proxy addresses', () => {
+  const base = { MAILWARDEN_MASTER_KEY: key, MAILWARDEN_DATA_DIR: tmpdir() };
+  assert.equal(loadConfig(base).trustProxy, false);
+  assert.equal(loadConfig({ ...base, TRUST_PROXY: '1' }).trustProxy, 1);
+  assert.equal(loadConfig({ ...base, TRUST_PROXY: '10.0.0.5, 10.1.0.0/16' }).trustProxy, '10.0.0.5,10.1.0.0/16');
+  assert.throws(() => loadConfig({ ...base, TRUST_PROXY: 'yes please' }), (e: unknown) => e instanceof ConfigError && e.variable === 'TRUST_PROXY');
+});

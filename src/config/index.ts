@@ -17,6 +17,8 @@ const envSchema = z.object({
   MAILWARDEN_DATA_DIR: z.string().default('./data'),
   MAILWARDEN_MASTER_KEY: z.string().optional(),
   MAILWARDEN_MASTER_KEY_FILE: z.string().optional(),
+  /** Previous master key(s), comma-separated, accepted for unwrapping only during a master-key rotation. */
+  MAILWARDEN_MASTER_KEY_PREVIOUS: z.string().optional(),
   SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
@@ -24,10 +26,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   NODE_ENV: z.string().default('development'),
+  // Which proxies may set X-Forwarded-For: a hop count, or a comma-separated list of
+  // addresses/CIDRs. `true` trusts every hop, letting any client choose its own address
+  // (and so escape per-IP limits): only for a proxy that overwrites the header.
   TRUST_PROXY: z
-    .enum(['true', 'false'])
+    .string()
     .default('false')
-    .transform((v) => v === 'true'),
+    .refine((v) => /^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/.test(v), 'must be false, true, a hop count, or addresses/CIDRs')
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.replace(/\s+/g, ''))),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
 });
 
@@ -38,6 +44,7 @@ const fixes: Record<string, string> = {
   DATABASE_URL: 'set DATABASE_URL to postgres://user:pass@host:5432/db, or unset it to use the embedded PGlite',
   SMTP_URL: 'set SMTP_URL to smtp://user:pass@relay:587, or unset it to capture mail in the built-in outbox',
   LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
+  TRUST_PROXY: 'use the number of proxy hops (e.g. 1) or the proxy addresses (e.g. 10.0.0.5,10.1.0.0/16)',
   MAILWARDEN_MASTER_KEY: 'provide 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
 };
 
@@ -50,11 +57,13 @@ export type Config = {
   dataDir: string;
   masterKey: Buffer;
   masterKeySource: 'env' | 'file' | 'generated' | 'data-dir';
+  /** Previous master keys (MAILWARDEN_MASTER_KEY_PREVIOUS): unwrap-only, during a master-key rotation. */
+  masterKeyPrevious?: Buffer[];
   smtpUrl: string | undefined;
   logLevel: string;
   logFormat: 'json' | 'pretty';
   env: string;
-  trustProxy: boolean;
+  trustProxy: boolean | number | string;
   workerConcurrency: number;
 };
 
@@ -139,6 +148,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnvi
     dataDir,
     masterKey: key,
     masterKeySource: source,
+    masterKeyPrevious: (env.MAILWARDEN_MASTER_KEY_PREVIOUS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean)
+      .map((k) => parseMasterKey(k, 'MAILWARDEN_MASTER_KEY_PREVIOUS')),
     smtpUrl: env.SMTP_URL,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
