@@ -36,7 +36,8 @@ export async function buildServer(deps: ServerDeps, domains: RoutesPlugin[]): Pr
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && /^[\w-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : randomUUID()),
-    trustProxy: deps.config.trustProxy,
+    // Fastify accepts a hop count too (its typings omit it).
+    trustProxy: deps.config.trustProxy as boolean | string,
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
