@@ -254,3 +254,28 @@ test('no password, cookie or TOTP secret ever reaches the log', async () => {
   assert.ok(!all.includes(enrol.secret), 'TOTP secret found in the log');
   assert.ok(!all.includes(client.cookies.get('mw_session')!), 'session token found in the log');
 });
+
+describe('timeouts and per-IP throttling', () => {
+  test('an idle session and an expired session both end', async () => {
+    const { user, client } = await signedInAs(t, 'marketer');
+    assert.equal((await client.get('/api/me')).statusCode, 200);
+    await t.database.query(`UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE user_id = $1`, [user.id]);
+    assert.equal((await client.get('/api/me')).statusCode, 401, 'idle beyond 30 minutes');
+
+    const again = await signedInAs(t, 'marketer');
+    await t.database.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [again.user.id]);
+    assert.equal((await again.client.get('/api/me')).statusCode, 401, 'past the absolute lifetime');
+  });
+
+  test('one address failing across many accounts is slowed down too', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 22; i++) {
+      const res = await new Client(t.app, '10.77.0.1').post('/api/auth/login', { email: `spray-${i}@example.com`, password: 'Summer2026!!' });
+      statuses.push(res.statusCode);
+    }
+    assert.ok(statuses.slice(0, 20).every((s) => s === 401), statuses.join(','));
+    assert.equal(statuses[21], 429, 'the IP is throttled after its free failures');
+    const other = await new Client(t.app, '10.77.0.2').post('/api/auth/login', { email: 'spray-99@example.com', password: 'Summer2026!!' });
+    assert.equal(other.statusCode, 401, 'another address is not affected');
+  });
+});
