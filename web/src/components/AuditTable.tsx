@@ -52,7 +52,7 @@ export function AuditTable({ items }: { items: AuditEntry[] }) {
                   </Text>
                 </Table.Td>
                 <Table.Td>{e.target ?? '—'}</Table.Td>
-                <Table.Td>
+                <Table.Td miw={100}>
                   <Badge size="sm" variant="light" color={OUTCOME_COLOR[e.outcome] ?? 'gray'}>
                     {e.outcome}
                   </Badge>
