@@ -11,10 +11,11 @@ import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import { buildServer, type RoutesPlugin, type ServerDeps } from './http/server.ts';
 import { createBoss, type JobDefinition, startJobs } from './jobs/boss.ts';
+import { phishingRoutes } from './phishing/routes.ts';
 import { settingsRoutes } from './settings/routes.ts';
 
 /** Every domain's routes, in one list: a new domain adds itself here. */
-export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes];
+export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, phishingRoutes];
 
 /** Every domain's background jobs (run by `serve` and by `worker`). */
 export const jobDefinitions: JobDefinition[] = [];

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './admin.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerScanCommand } from './scan.ts';
 import { registerServeCommands } from './serve.ts';
 
 const program = new Command();
@@ -16,5 +17,6 @@ registerServeCommands(program);
 registerDoctorCommand(program);
 registerAdminCommands(program);
 registerAuditCommands(program);
+registerScanCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { bundledModel } from './model.ts';
+import { scanMessage } from './scan.ts';
+import { buildMessage } from './testing.ts';
+
+const phish = buildMessage({
+  from: '"PayPal Service" <service@paypa1-secure.example>',
+  replyTo: 'paypal.help@gmail.com',
+  authResults: 'mx.example; spf=softfail smtp.mailfrom=paypa1-secure.example; dkim=none; dmarc=fail header.from=paypa1-secure.example',
+  subject: 'Your account has been suspended',
+  html: '<p>Unusual activity was detected. Your account has been limited. Click here to verify your account within 24 hours:</p><a href="http://192.0.2.7/paypal/login">https://www.paypal.com/signin</a><form action="http://192.0.2.7/p"><input type="password" name="pw"></form>',
+});
+const legit = buildMessage({
+  from: 'Bob Smith <bob@example.org>',
+  authResults: 'mx.example; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org',
+  subject: 'Notes from Tuesday',
+  text: 'Hi all,\n\nthe notes from the planning meeting are attached to the wiki page. Let me know if I missed anything.\n\nBob',
+});
+
+describe('scanMessage', () => {
+  test('a blatant credential phish is flagged with its reasons and contributions', async () => {
+    const r = await scanMessage(phish);
+    assert.equal(r.verdict, 'phishing');
+    assert.ok(r.score >= bundledModel().thresholds.phishing);
+    const sigs = r.reasons.map((x) => x.signal);
+    for (const s of ['auth.dmarc_fail', 'links.ip_host', 'links.text_href_mismatch', 'forms.password_field', 'sender.brand_display_name'])
+      assert.ok(sigs.includes(s), `${s} missing`);
+    assert.ok(r.reasons.every((x) => Number.isFinite(x.weight) && x.detail.length > 0));
+    assert.ok(r.reasons[0].weight >= r.reasons[r.reasons.length - 1].weight, 'reasons sorted by contribution');
+    assert.equal(r.auth.dmarc, 'fail');
+    assert.equal(r.from?.address, 'service@paypa1-secure.example');
+  });
+
+  test('an ordinary authenticated message is clean', async () => {
+    const r = await scanMessage(legit);
+    assert.equal(r.verdict, 'clean');
+    assert.ok(r.score < bundledModel().thresholds.suspicious);
+  });
+
+  test('thresholds are configurable per workspace', async () => {
+    const base = await scanMessage(legit);
+    const r = await scanMessage(legit, { workspace: { thresholds: { suspicious: 0, phishing: base.score + 1 } } });
+    assert.equal(r.verdict, 'suspicious');
+    const r2 = await scanMessage(phish, { workspace: { thresholds: { phishing: 102, suspicious: 101 } } });
+    assert.equal(r2.verdict, 'clean');
+  });
+
+  test('impersonating a configured executive raises the score and names the person', async () => {
+    const raw = buildMessage({ from: '"Jane Doe" <jane.doe.office@gmail.com>', subject: 'Quick task', text: 'Are you at your desk? I need you to handle a payment for me today.' });
+    const plain = await scanMessage(raw);
+    const ws = await scanMessage(raw, { workspace: { staffNames: ['Jane Doe'], ownDomains: ['acme.example'] } });
+    assert.ok(ws.score > plain.score, `${ws.score} > ${plain.score}`);
+    const reason = ws.reasons.find((x) => x.signal === 'ws.staff_impersonation');
+    assert.ok(reason && reason.weight > 0 && reason.detail.includes('Jane Doe'));
+  });
+
+  test('string input equals buffer input', async () => {
+    const a = await scanMessage(phish.toString('utf8'));
+    const b = await scanMessage(phish);
+    assert.equal(a.score, b.score);
+  });
+
+  test('live mode authenticates with DNS (stub resolver) instead of trusting headers', async () => {
+    const queries: string[] = [];
+    const resolver = async (name: string, rr: string) => {
+      queries.push(`${rr} ${name}`);
+      const err = Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+      throw err;
+    };
+    const r = await scanMessage(phish, { authMode: 'live', live: { ip: '192.0.2.7', helo: 'mail.example', sender: 'x@paypa1-secure.example', mta: 'mx.test', resolver } });
+    assert.equal(r.auth.source, 'live');
+    assert.equal(r.auth.authservId, 'mx.test');
+    assert.ok(queries.length > 0, 'DNS was consulted');
+    assert.notEqual(r.auth.spf, 'pass');
+    assert.notEqual(r.auth.dmarc, 'fail', 'the forged header is not trusted in live mode');
+  });
+
+  test('reports parser limits as reasons without failing', async () => {
+    const raw = Buffer.from(`From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=p\r\n\r\n${'--p\r\nContent-Type: text/plain\r\n\r\nx\r\n'.repeat(800)}--p--\r\n`);
+    const r = await scanMessage(raw);
+    assert.ok(r.limits.includes('parts'));
+    assert.ok(r.reasons.some((x) => x.signal === 'parser.parts' && x.weight === 0));
+  });
+});

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { offlineAuth, parseAuthenticationResults } from './auth.ts';
+import { hostOf, lookalike, registrableDomain, skeleton } from './domains.ts';
+import { parseMessage } from './parse.ts';
+import { collectSignals } from './scan.ts';
+import { buildMessage, buildZip, type MessageSpec } from './testing.ts';
+import type { WorkspaceConfig } from './types.ts';
+import { listZip } from './zip.ts';
+
+async function signalsOf(spec: MessageSpec, ws: WorkspaceConfig = {}): Promise<string[]> {
+  const msg = await parseMessage(buildMessage(spec));
+  return collectSignals(msg, offlineAuth(msg), ws).map((h) => h.id);
+}
+
+describe('domains', () => {
+  test('registrable domain handles multi-label suffixes', () => {
+    assert.equal(registrableDomain('a.b.example.co.uk'), 'example.co.uk');
+    assert.equal(registrableDomain('www.bradesco.com.br'), 'bradesco.com.br');
+    assert.equal(registrableDomain('mail.google.com'), 'google.com');
+    assert.equal(registrableDomain('evil.web.app'), 'evil.web.app');
+  });
+  test('lookalike kinds', () => {
+    assert.equal(lookalike('paypa1.com', 'paypal.com'), 'homoglyph');
+    assert.equal(lookalike('paypall.com', 'paypal.com'), 'edit_distance');
+    assert.equal(lookalike('paypal-secure-login.com', 'paypal.com'), 'added_words');
+    assert.equal(lookalike('paypal.com.account-check.example', 'paypal.com'), 'brand_in_subdomain');
+    assert.equal(lookalike('xn--pypal-4ve.com', 'paypal.com'), 'punycode'); // pаypal with Cyrillic а
+    assert.equal(lookalike('www.paypal.com', 'paypal.com'), null);
+    assert.equal(lookalike('example.org', 'paypal.com'), null);
+    assert.equal(lookalike('acme-c0rp.com', 'acme-corp.com'), 'homoglyph');
+  });
+  test('skeleton folds confusables', () => {
+    assert.equal(skeleton('аррӏе'.replace('ӏ', 'l')), skeleton('apple'));
+    assert.equal(skeleton('rnicrosoft'), skeleton('microsoft'));
+  });
+  test('hostOf strips userinfo and port', () => {
+    assert.equal(hostOf('http://paypal.com@evil.example:8080/x'), 'evil.example');
+    assert.equal(hostOf('https://[::1]/'), '::1');
+  });
+});
+
+describe('authentication results', () => {
+  test('parses RFC 8601 header with authserv-id and properties', () => {
+    const ar = parseAuthenticationResults(
+      'mx.example.com; spf=pass (ok) smtp.mailfrom=bounce@news.example.com; dkim=pass header.d=example.com; dmarc=pass header.from=example.com',
+    );
+    assert.equal(ar.authservId, 'mx.example.com');
+    assert.deepEqual(
+      ar.results.map((r) => [r.method, r.result]),
+      [
+        ['spf', 'pass'],
+        ['dkim', 'pass'],
+        ['dmarc', 'pass'],
+      ],
+    );
+  });
+  test('offline mode trusts only the top-most header, or only configured authserv-ids', async () => {
+    const raw = Buffer.from(
+      'Authentication-Results: forged.example; spf=pass; dkim=pass; dmarc=pass\r\nAuthentication-Results: mx.corp.example; spf=fail smtp.mailfrom=x.example; dkim=none; dmarc=fail header.from=bank.example\r\nFrom: Bank <a@bank.example>\r\nSubject: x\r\n\r\nhi\r\n',
+    );
+    const msg = await parseMessage(raw);
+    assert.equal(offlineAuth(msg).dmarc, 'pass');
+    const trusted = offlineAuth(msg, ['corp.example']);
+    assert.equal(trusted.authservId, 'mx.corp.example');
+    assert.equal(trusted.dmarc, 'fail');
+    assert.equal(trusted.spf, 'fail');
+    assert.equal(offlineAuth(msg, ['other.example']).source, 'none');
+  });
+  test('auth signals fire on failures only when results exist', async () => {
+    const fail = await signalsOf({ authResults: 'mx.example; spf=fail smtp.mailfrom=evil.example; dkim=none; dmarc=fail header.from=bank.example', text: 'hi' });
+    assert.ok(fail.includes('auth.dmarc_fail') && fail.includes('auth.spf_fail') && fail.includes('auth.unauthenticated'));
+    const none = await signalsOf({ text: 'hi' });
+    assert.ok(!none.some((s) => s.startsWith('auth.')));
+  });
+});
+
+describe('sender signals', () => {
+  test('brand display name on an unrelated domain, and not on the real one', async () => {
+    assert.ok((await signalsOf({ from: '"PayPal Service" <service@paypa1-help.example>', text: 'x' })).includes('sender.brand_display_name'));
+    assert.ok(!(await signalsOf({ from: '"PayPal" <service@paypal.com>', text: 'x' })).includes('sender.brand_display_name'));
+  });
+  test('malformed From with an unquoted comma: real address recovered, flagged', async () => {
+    const msg = await parseMessage(buildMessage({ from: 'Microsoft account team ,_<no-reply@access-accsecurity.example>', text: 'x' }));
+    assert.equal(msg.from?.address, 'no-reply@access-accsecurity.example');
+    const ids = collectSignals(msg, offlineAuth(msg), {}).map((h) => h.id);
+    assert.ok(ids.includes('sender.malformed_from') && ids.includes('sender.brand_display_name'));
+    assert.ok(!ids.includes('sender.no_address'));
+  });
+  test('lookalike brand domain in From', async () => {
+    assert.ok((await signalsOf({ from: 'Support <help@rnicrosoft.com>', text: 'x' })).includes('sender.lookalike_brand_domain'));
+  });
+  test('staff impersonation and workspace lookalikes use the workspace config', async () => {
+    const ws: WorkspaceConfig = { ownDomains: ['acme-corp.com'], staffNames: ['Jane Doe'] };
+    const s = await signalsOf({ from: '"Jane Doe" <jane.doe.ceo@gmail.com>', text: 'Are you available? I need a quick favor.' }, ws);
+    assert.ok(s.includes('ws.staff_impersonation'));
+    assert.ok(s.includes('lang.bec'));
+    const own = await signalsOf({ from: '"Jane Doe" <jane@acme-corp.com>', text: 'x' }, ws);
+    assert.ok(!own.includes('ws.staff_impersonation'));
+    assert.ok((await signalsOf({ from: 'IT <it@acme-c0rp.com>', text: 'x' }, ws)).includes('ws.lookalike_own_domain'));
+  });
+  test('reply-to to free-mail, free-mail company, embedded address; mailing-list rewrites are exempt', async () => {
+    const s = await signalsOf({ from: '"Billing Department" <billing@shop.example>', replyTo: 'shop.billing@gmail.com', text: 'x' });
+    assert.ok(s.includes('sender.reply_to_freemail'));
+    assert.ok((await signalsOf({ from: '"Bank Security Team" <bank.sec@gmail.com>', text: 'x' })).includes('sender.freemail_company'));
+    assert.ok((await signalsOf({ from: '"support@apple.com" <x@evil.example>', text: 'x' })).includes('sender.display_name_address'));
+    const list = await signalsOf({ from: '"Bob via Users" <users@lists.example.org>', replyTo: 'bob@gmail.com', text: 'x' });
+    assert.ok(!list.some((x) => x.startsWith('sender.')));
+  });
+});
+
+describe('link signals', () => {
+  test('text/href mismatch, IP host, shortener, open redirect, @ authority, data/javascript, risky TLD, punycode', async () => {
+    const html = [
+      '<a href="https://evil.example/login">https://www.paypal.com/signin</a>',
+      '<a href="http://192.168.10.5/x">here</a>',
+      '<a href="https://bit.ly/abc">track</a>',
+      '<a href="https://www.google.com/url?q=https://phish.example/">open</a>',
+      '<a href="http://paypal.com@phish.example/">paypal</a>',
+      '<a href="javascript:alert(1)">js</a>',
+      '<a href="https://login.example.xyz/">xyz</a>',
+      '<a href="https://xn--pypal-4ve.com/">p</a>',
+      '<a href="https://firebasestorage.googleapis.com/v0/b/x/o/page.html">doc</a>',
+    ].join('\n');
+    const s = await signalsOf({ html });
+    for (const id of [
+      'links.text_href_mismatch',
+      'links.ip_host',
+      'links.shortener',
+      'links.open_redirect',
+      'links.at_in_authority',
+      'links.javascript_or_data',
+      'links.risky_tld',
+      'links.punycode',
+      'links.free_hosting',
+      'links.lookalike_brand',
+    ])
+      assert.ok(s.includes(id), `${id} missing from ${s}`);
+  });
+  test('ordinary links fire nothing', async () => {
+    const s = await signalsOf({ html: '<p>Read <a href="https://example.org/blog">our blog</a> or https://example.org/docs</p>' });
+    assert.deepEqual(s.filter((x) => x.startsWith('links.')), []);
+  });
+  test('credential forms in the body and in HTML attachments', async () => {
+    const s = await signalsOf({ html: '<form action="https://collect.example/p"><input name="email"><input type="password" name="pw"></form>' });
+    assert.ok(s.includes('forms.password_field') && s.includes('forms.html_form'));
+    const att = await signalsOf({
+      text: 'Invoice attached',
+      attachments: [{ filename: 'invoice.html', contentType: 'text/html', content: '<form><input type="password"></form><a href="https://x.example/">x</a>' }],
+    });
+    assert.ok(att.includes('attach.html') && att.includes('forms.password_field') && att.includes('attach.html_with_links'));
+  });
+});
+
+describe('attachment signals', () => {
+  test('executables, double extensions, macros, disk images, shortcuts', async () => {
+    const s = await signalsOf({
+      text: 'see files',
+      attachments: [
+        { filename: 'setup.exe', content: 'MZ' },
+        { filename: 'invoice.pdf.js', content: 'x' },
+        { filename: 'report.xlsm', content: 'x' },
+        { filename: 'photos.iso', content: 'x' },
+        { filename: 'doc.lnk', content: 'x' },
+      ],
+    });
+    for (const id of ['attach.executable', 'attach.double_extension', 'attach.macro_office', 'attach.disk_image', 'attach.shortcut'])
+      assert.ok(s.includes(id), `${id} missing`);
+  });
+  test('encrypted archive with the password in the body, risky entry listed from the central directory', async () => {
+    const zip = buildZip([{ name: 'Invoice_2024.pdf.exe', encrypted: true }, { name: 'readme.txt' }]);
+    const s = await signalsOf({ text: 'Open the invoice. Password: 4821', attachments: [{ filename: 'invoice.zip', content: zip }] });
+    for (const id of ['attach.archive_encrypted', 'attach.archive_password_in_body', 'attach.archive_risky_entry']) assert.ok(s.includes(id), id);
+  });
+  test('zip listing reads names, sizes and encryption flags without extracting', () => {
+    const l = listZip(buildZip([{ name: 'a.txt', data: Buffer.from('hello') }, { name: 'b.bin', encrypted: true, declaredSize: 5_000_000_000 % 2 ** 32 }]));
+    assert.equal(l.entries.length, 2);
+    assert.equal(l.entries[0].name, 'a.txt');
+    assert.equal(l.entries[0].size, 5);
+    assert.equal(l.entries[1].encrypted, true);
+    assert.equal(l.encrypted, true);
+    assert.equal(l.truncated, false);
+  });
+  test('a truncated archive still lists local headers', () => {
+    const z = buildZip([{ name: 'x.scr' }]);
+    const l = listZip(z.subarray(0, 40));
+    assert.equal(l.truncated, true);
+    assert.equal(l.entries[0]?.name, 'x.scr');
+  });
+});
+
+describe('language signals', () => {
+  const cases: [string, string, string][] = [
+    ['en', 'Your account has been suspended. Verify your account within 24 hours.', 'lang.account_suspension'],
+    ['de', 'Ihr Konto wurde gesperrt. Bitte bestätigen Sie innerhalb von 24 Stunden Ihr Passwort.', 'lang.account_suspension'],
+    ['pt', 'Sua conta foi bloqueada. Atualize seus dados e informe sua senha imediatamente.', 'lang.credentials'],
+    ['es', 'Su cuenta ha sido suspendida. Actualice sus datos inmediatamente.', 'lang.account_suspension'],
+    ['en', 'Kindly process a wire transfer today and buy gift cards.', 'lang.bec'],
+    ['pt', 'Parabéns! Seus pontos expiram hoje, resgate agora.', 'lang.prize'],
+  ];
+  for (const [lang, text, id] of cases)
+    test(`${lang}: ${id}`, async () => {
+      assert.ok((await signalsOf({ text })).includes(id));
+    });
+  test('ordinary prose fires no lure', async () => {
+    const s = await signalsOf({ text: 'Hi team, the meeting notes from Tuesday are in the shared folder. Thanks, Bob' });
+    assert.deepEqual(s.filter((x) => x.startsWith('lang.')), []);
+  });
+});

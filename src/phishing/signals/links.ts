@@ -1,0 +1,130 @@
+// Link and form signals. Catches: anchor text showing one domain while the href goes to another,
+// IP-literal hosts, URL shorteners and open redirects (hiding the destination), risky TLDs,
+// `user@host` authority tricks, data:/javascript: URLs, pages on free hosting / cloud storage,
+// lookalike brand or workspace domains in links, punycode hosts, HTML forms and password or
+// credential fields in the body or in HTML/SVG attachments.
+// Misses: the destination of shorteners and redirects (we never fetch URLs), links inside
+// images/QR codes and PDFs, clean-looking compromised sites, and phishing pages on big platforms
+// that also host legitimate content.
+import {
+  FREE_HOSTING,
+  hostInList,
+  hostOf,
+  isIpLiteral,
+  hostInfo,
+  lookalike,
+  lookalikeOf,
+  RISKY_TLDS,
+  registrableDomain,
+  SHORTENERS,
+  targetInfo,
+  tldOf,
+  unicodeHost,
+} from '../domains.ts';
+import type { Hit, SignalContext } from './types.ts';
+
+const REDIRECT_PARAM = /[?&](url|u|q|redirect|redirect_uri|redirect_url|redir|target|dest|destination|next|goto|link|to|continue|return|returnurl)=(https?(:|%3a)(\/|%2f){2}[^&#]{3,})/i;
+
+function visibleDomain(text: string): string | null {
+  const m = /(?:https?:\/\/)?((?:[a-z0-9-]{1,63}\.){1,6}(?:com|net|org|gov|edu|io|co|br|de|es|pt|uk|us|info|biz|me|app|[a-z]{2}))(?=$|[/\s:?#])/i.exec(
+    text.trim(),
+  );
+  return m ? m[1].toLowerCase() : null;
+}
+
+export function linkSignals({ msg, workspace, brands }: SignalContext): Hit[] {
+  const found = new Map<string, Hit>();
+  const add = (id: string, detail: string) => {
+    if (!found.has(id)) found.set(id, { id, detail });
+  };
+  const own = (workspace.ownDomains ?? []).map((d) => registrableDomain(d));
+  const checked = new Set<string>();
+  for (const link of msg.links) {
+    const href = link.href.trim();
+    if (/^javascript:/i.test(href)) {
+      add('links.javascript_or_data', 'A link runs javascript: code');
+      continue;
+    }
+    if (/^data:/i.test(href)) {
+      add('links.javascript_or_data', 'A link opens a data: URL (an inline page that hides its origin)');
+      continue;
+    }
+    if (!/^https?:/i.test(href)) continue;
+    const host = hostOf(href);
+    if (!host) continue;
+    const reg = registrableDomain(host);
+    const authority = /^[a-z]+:\/\/([^/?#]{0,500})/i.exec(href)?.[1] ?? '';
+    if (authority.includes('@')) add('links.at_in_authority', `Link ${truncate(href)} hides its real host ${host} after an "@"`);
+    if (isIpLiteral(host)) add('links.ip_host', `Link points to a bare IP address (${host})`);
+    if (hostInList(host, SHORTENERS)) add('links.shortener', `Shortened link hides its destination (${host})`);
+    if (REDIRECT_PARAM.test(href)) {
+      const target = decodeURIComponentSafe(REDIRECT_PARAM.exec(href)![2]);
+      const th = registrableDomain(hostOf(target));
+      if (th && th !== reg) add('links.open_redirect', `Link through ${host} redirects to ${th}`);
+    }
+    if (link.source !== 'attachment' && RISKY_TLDS.has(tldOf(host))) add('links.risky_tld', `Link to a domain under .${tldOf(host)} (${host})`);
+    if (hostInList(host, FREE_HOSTING)) add('links.free_hosting', `Link to a page on free hosting / cloud storage (${host})`);
+    if (host.includes('xn--')) add('links.punycode', `Link host uses punycode: ${host} → ${unicodeHost(host)}`);
+    for (const o of own) {
+      const k = lookalike(host, o);
+      if (k) add('ws.link_lookalike_own_domain', `Link host ${host} imitates our domain ${o} (${k.replace(/_/g, ' ')})`);
+    }
+    if (!found.has('links.lookalike_brand') && !checked.has(reg)) {
+      checked.add(reg);
+      for (const br of brands) {
+        if (br.domains.some((d) => targetInfo(d).reg === reg)) continue;
+        const hi = hostInfo(host);
+        const d = br.domains.find((x) => lookalikeOf(hi, targetInfo(x)));
+        if (d) {
+          add('links.lookalike_brand', `Link host ${host} imitates ${br.name} (${d})`);
+          break;
+        }
+      }
+    }
+    // Visible text shows a different domain than the href.
+    if (link.text) {
+      const vd = visibleDomain(link.text);
+      if (vd) {
+        const vreg = registrableDomain(vd);
+        if (vreg && vreg !== reg && !hostInList(host, SHORTENERS) && !isClickTracker(host))
+          add('links.text_href_mismatch', `Link text shows ${vd} but goes to ${host}`);
+      }
+    }
+    if (link.source === 'attachment') add('attach.html_with_links', `An HTML/SVG attachment links to ${host}`);
+  }
+  const f = msg.forms;
+  if (f.passwordFields > 0) found.set('forms.password_field', { id: 'forms.password_field', detail: 'Contains a password input field (credential harvesting form)' });
+  else if (f.credentialFields > 0)
+    found.set('forms.credential_field', { id: 'forms.credential_field', detail: 'Contains input fields for e-mail/card/login data' });
+  if (f.forms > 0) {
+    const act = f.actions.map((a) => hostOf(a)).find(Boolean);
+    found.set('forms.html_form', { id: 'forms.html_form', detail: `Contains an HTML form${act ? ` posting to ${act}` : ''}` });
+  }
+  return [...found.values()];
+}
+
+// E-mail service providers rewrite every link through a click tracker, so the visible domain and
+// the href differ in most legitimate marketing. Those hosts are not counted as a mismatch
+// (open redirects through them still are, via links.open_redirect).
+const TRACKER_PREFIX = /^([a-z0-9-]*(click|track|trk|link|lnk|redirect|mail|news|bounce)[a-z0-9-]*|e|t|go|r|url\d*|ct|cl|em|l|out)\d*\./;
+const ESP_DOMAINS = new Set(
+  'sendgrid.net list-manage.com mcsv.net mailchimp.com hubspotlinks.com hs-sites.com mandrillapp.com mailgun.org sparkpostmail.com exacttarget.com rs6.net constantcontact.com cmail19.com cmail20.com createsend.com klclick.com klaviyo.com mlsend.com sendinblue.com brevo.com mailjet.com awstrack.me amazonses.com salesforce.com marketo.com mktoweb.com doubleclick.net'.split(
+    ' ',
+  ),
+);
+
+function isClickTracker(host: string): boolean {
+  return TRACKER_PREFIX.test(host) || hostInList(host, ESP_DOMAINS);
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function truncate(s: string, n = 80): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

