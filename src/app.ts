@@ -7,21 +7,41 @@ import { auditRoutes } from './audit/routes.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './config/logger.ts';
 import { deriveKey } from './crypto/aead.ts';
+import { campaignRoutes } from './campaigns/routes.ts';
+import { configureContactJobs, resumeRotationJobs, rotationJob } from './contacts/jobs.ts';
+import { contactRoutes } from './contacts/routes.ts';
+import { keyProviderFromConfig, Vault } from './contacts/vault.ts';
 import { type Database, openDatabase } from './db/client.ts';
+import { type InboundListener, startInboundListener } from './delivery/inbound.ts';
+import { deliveryRoutes } from './delivery/routes.ts';
 import { migrate } from './db/migrate.ts';
 import { buildServer, type RoutesPlugin, type ServerDeps } from './http/server.ts';
 import { createBoss, type JobDefinition, startJobs } from './jobs/boss.ts';
+import { webhookJob } from './monitoring/notify.ts';
+import { attachMonitoringJobs } from './monitoring/registry.ts';
+import { monitoringRoutes } from './monitoring/routes.ts';
 import { phishingRoutes } from './phishing/routes.ts';
+import { configurePhishingRuntime, phishingQueueRoutes } from './phishing/queue-routes.ts';
+import { startPhishingListeners } from './phishing/smtp.ts';
+import { segmentRoutes } from './segments/routes.ts';
 import { settingsRoutes } from './settings/routes.ts';
+import { templateRoutes } from './templates/routes.ts';
 
 /** Every domain's routes, in one list: a new domain adds itself here. */
-export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, phishingRoutes];
+export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, contactRoutes, phishingRoutes, phishingQueueRoutes, monitoringRoutes, deliveryRoutes, segmentRoutes, templateRoutes, campaignRoutes];
 
 /** Every domain's background jobs (run by `serve` and by `worker`). */
-export const jobDefinitions: JobDefinition[] = [];
+export const jobDefinitions: JobDefinition[] = [rotationJob, webhookJob];
 
 export function serverDeps(config: Config, database: Database, logger: Logger): ServerDeps {
-  return { config, database, logger, totpKey: deriveKey(config.masterKey, 'totp-secrets') };
+  return {
+    config,
+    database,
+    logger,
+    totpKey: deriveKey(config.masterKey, 'totp-secrets'),
+    dkimKey: deriveKey(config.masterKey, 'dkim-keys'),
+    vault: new Vault(database.db, keyProviderFromConfig(config)),
+  };
 }
 
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
@@ -34,14 +54,27 @@ export type Running = { url: string; close: () => Promise<void> };
 
 export async function serve(config: Config, logger: Logger): Promise<Running> {
   const database = await openAndMigrate(config, logger);
+  const deps = serverDeps(config, database, logger);
+  await openVault(deps.vault, database);
   const boss = createBoss(database, { url: config.database.kind === 'postgres' ? config.database.url : undefined, logger });
   await startJobs(boss, jobDefinitions, logger);
-  const { app } = await buildServer(serverDeps(config, database, logger), domainRoutes);
+  attachMonitoringJobs(database, boss, logger);
+  await resumeRotationJobs(boss, database.db);
+  const { app } = await buildServer(deps, domainRoutes);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = config.port === 0 ? address : config.publicUrl;
+  // Bounces and complaints (DSN/ARF): stored in inbound_reports; the delivery ledger applies them.
+  let inbound: InboundListener | undefined;
+  if (config.inboundSmtpPort && config.bounceDomain)
+    inbound = await startInboundListener({ db: database.db, port: config.inboundSmtpPort, host: config.host, bounceDomain: config.bounceDomain, logger });
+  // Phishing report mailbox and gateway (separate ports from the bounce listener for now).
+  configurePhishingRuntime({ nextHop: config.phishing?.nextHop, hostname: config.phishing?.hostname ?? 'mailwarden' });
+  const phishing = await startPhishingListeners(config, database.db, logger);
   return {
     url,
     async close() {
+      await inbound?.close();
+      await phishing.close();
       await app.close();
       await stopBoss(boss);
       await database.close();
@@ -51,8 +84,11 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
 
 export async function worker(config: Config, logger: Logger): Promise<Running> {
   const database = await openAndMigrate(config, logger);
+  await openVault(serverDeps(config, database, logger).vault, database);
   const boss = createBoss(database, { url: config.database.kind === 'postgres' ? config.database.url : undefined, logger });
   await startJobs(boss, jobDefinitions, logger);
+  attachMonitoringJobs(database, boss, logger);
+  await resumeRotationJobs(boss, database.db);
   return {
     url: '',
     async close() {
@@ -60,6 +96,17 @@ export async function worker(config: Config, logger: Logger): Promise<Running> {
       await database.close();
     },
   };
+}
+
+/** Refuse to start with a clear message when the master key cannot open the data keys. */
+async function openVault(vault: Vault, database: Database): Promise<void> {
+  try {
+    await vault.ready();
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  configureContactJobs(database.db, vault);
 }
 
 async function stopBoss(boss: PgBoss) {

@@ -28,8 +28,11 @@ export type AuditInput = {
 
 export type AuditEntry = typeof auditLog.$inferSelect;
 
+/** Called with each appended entry (monitoring turns security-relevant ones into events). */
+export const auditListeners: ((db: Tx, entry: AuditEntry) => void | Promise<void>)[] = [];
+
 export async function appendAudit(db: Tx, actor: Actor, input: AuditInput): Promise<AuditEntry> {
-  return db.transaction(async (tx) => {
+  const entry = await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`);
     const [head] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
     const prevHash = head?.hash ?? GENESIS_HASH;
@@ -51,6 +54,8 @@ export async function appendAudit(db: Tx, actor: Actor, input: AuditInput): Prom
       .returning();
     return row;
   });
+  for (const listener of auditListeners) await listener(db, entry);
+  return entry;
 }
 
 export type VerifyResult = { ok: true; checked: number } | { ok: false; checked: number; brokenAt: { id: number; reason: string } };

@@ -1,7 +1,7 @@
 // `mailwarden doctor`: check configuration, database, keys; say what is wrong and how to fix it.
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { type ConfigError, loadConfig } from '../config/index.ts';
 import { openDatabase } from '../db/client.ts';
 import { pendingMigrations } from '../db/migrate.ts';
 

@@ -2,7 +2,10 @@
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin.ts';
 import { registerAuditCommands } from './audit.ts';
+import { registerContactsCommands } from './contacts.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerKeysCommands } from './keys.ts';
+import { registerEventsCommands } from './events.ts';
 import { registerScanCommand } from './scan.ts';
 import { registerServeCommands } from './serve.ts';
 
@@ -17,6 +20,9 @@ registerServeCommands(program);
 registerDoctorCommand(program);
 registerAdminCommands(program);
 registerAuditCommands(program);
+registerContactsCommands(program);
+registerKeysCommands(program);
+registerEventsCommands(program);
 registerScanCommand(program);
 
 await program.parseAsync(process.argv);

@@ -3,7 +3,17 @@ import { createLogger } from '../config/logger.ts';
 import { openDatabase } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { serve, worker } from '../app.ts';
+import { VaultError } from '../contacts/vault.ts';
 import { loadConfigOrExit } from './context.ts';
+
+/** A wrong or missing master key is an operator error: one clear line, exit 2. */
+function refuseToStart(err: unknown): never {
+  if (err instanceof VaultError) {
+    process.stderr.write(`mailwarden: refusing to start: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 
 function onSignals(close: () => Promise<void>) {
   let closing = false;
@@ -27,7 +37,7 @@ export function registerServeCommands(program: Command) {
       const logger = createLogger({ level: config.logLevel, format: config.logFormat });
       if (config.masterKeySource === 'generated')
         logger.warn(`generated a new master key in ${config.dataDir}/master.key — back it up: without it the encrypted data cannot be read`);
-      const running = await serve(config, logger);
+      const running = await serve(config, logger).catch(refuseToStart);
       logger.info({ database: config.database.kind, outbox: !config.smtpUrl }, 'mailwarden is running');
       process.stdout.write(`\n  mailwarden console: ${running.url}\n\n`);
       onSignals(running.close);
@@ -43,7 +53,7 @@ export function registerServeCommands(program: Command) {
         process.stderr.write('mailwarden: worker needs DATABASE_URL (a PostgreSQL server); the embedded database runs its workers inside `serve`.\n');
         process.exit(2);
       }
-      const running = await worker(config, logger);
+      const running = await worker(config, logger).catch(refuseToStart);
       logger.info('mailwarden worker is running');
       onSignals(running.close);
     });

@@ -35,6 +35,27 @@ const envSchema = z.object({
     .refine((v) => /^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/.test(v), 'must be false, true, a hop count, or addresses/CIDRs')
     .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.replace(/\s+/g, ''))),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Inbound SMTP listener for bounces (DSN) and complaints (ARF); 0 turns it off. */
+  INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2525),
+  /** Domain of the VERP return paths; the inbound listener accepts mail only for it. */
+  BOUNCE_DOMAIN: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'must be a domain name')
+    .optional(),
+  /** Phishing report mailbox (SMTP); 0 turns it off. Needs PHISHING_REPORT_ADDRESS. */
+  PHISHING_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2526),
+  PHISHING_REPORT_ADDRESS: z.email().optional(),
+  /** Phishing gateway (SMTP in, stamped mail out to the next hop); 0 = off. */
+  PHISHING_GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  PHISHING_GATEWAY_NEXT_HOP: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]+/, 'must be smtp://host:port or smtps://host:port')
+    .optional(),
+  PHISHING_GATEWAY_HOSTNAME: z.string().regex(/^[a-z0-9.-]{1,253}$/i, 'must be a host name').optional(),
+  PHISHING_GATEWAY_QUARANTINE_SCORE: z.coerce.number().int().min(0).max(101).default(90),
+  PHISHING_GATEWAY_BANNER: z.enum(['true', 'false']).default('true'),
+  PHISHING_GATEWAY_DOMAINS: z.string().optional(),
+  PHISHING_TRUSTED_AUTHSERV_IDS: z.string().optional(),
 });
 
 /** Fixes shown next to a bad variable. */
@@ -44,6 +65,12 @@ const fixes: Record<string, string> = {
   DATABASE_URL: 'set DATABASE_URL to postgres://user:pass@host:5432/db, or unset it to use the embedded PGlite',
   SMTP_URL: 'set SMTP_URL to smtp://user:pass@relay:587, or unset it to capture mail in the built-in outbox',
   LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
+  INBOUND_SMTP_PORT: 'set INBOUND_SMTP_PORT to a port number, or 0 to turn the bounce listener off',
+  BOUNCE_DOMAIN: 'set BOUNCE_DOMAIN to the domain whose MX points at this server, e.g. bounce.example.com',
+  PHISHING_SMTP_PORT: 'set PHISHING_SMTP_PORT to a port number, or 0 to turn the phishing report mailbox off',
+  PHISHING_REPORT_ADDRESS: 'set PHISHING_REPORT_ADDRESS to the address employees forward suspicious mail to, e.g. phish@example.com',
+  PHISHING_GATEWAY_PORT: 'set PHISHING_GATEWAY_PORT to a port number, or 0 to turn the gateway off',
+  PHISHING_GATEWAY_NEXT_HOP: 'set PHISHING_GATEWAY_NEXT_HOP to the mail server the gateway relays to, e.g. smtp://10.0.0.5:25',
   TRUST_PROXY: 'use the number of proxy hops (e.g. 1) or the proxy addresses (e.g. 10.0.0.5,10.1.0.0/16)',
   MAILWARDEN_MASTER_KEY: 'provide 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
 };
@@ -65,6 +92,26 @@ export type Config = {
   env: string;
   trustProxy: boolean | number | string;
   workerConcurrency: number;
+  /** Inbound bounce/complaint SMTP port (0 = off). Optional in the type: absent = off. */
+  inboundSmtpPort?: number;
+  /** VERP/bounce domain; defaults to `bounce.<PUBLIC_URL host>`. */
+  bounceDomain?: string;
+  /** Phishing report mailbox and gateway (src/phishing/smtp.ts). Optional in the type: absent = off. */
+  phishing?: PhishingConfig;
+};
+
+export type PhishingConfig = {
+  smtpPort: number;
+  reportAddress?: string;
+  gatewayPort: number;
+  nextHop?: string;
+  /** Greeting and authserv-id of the gateway. */
+  hostname: string;
+  quarantineScore: number;
+  banner: boolean;
+  /** Recipient domains the gateway accepts (empty = any). */
+  gatewayDomains: string[];
+  trustedAuthservIds: string[];
 };
 
 export class ConfigError extends Error {
@@ -125,6 +172,28 @@ export function readEnvironment(base: NodeJS.ProcessEnv = process.env, envFile =
   return env;
 }
 
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean);
+
+function phishingConfig(env: z.infer<typeof envSchema>, publicUrl: string): PhishingConfig {
+  if (env.PHISHING_GATEWAY_PORT && !env.PHISHING_GATEWAY_NEXT_HOP)
+    throw new ConfigError('PHISHING_GATEWAY_NEXT_HOP', `is required when PHISHING_GATEWAY_PORT is set — ${fixes.PHISHING_GATEWAY_NEXT_HOP}`);
+  return {
+    smtpPort: env.PHISHING_SMTP_PORT,
+    reportAddress: env.PHISHING_REPORT_ADDRESS?.toLowerCase(),
+    gatewayPort: env.PHISHING_GATEWAY_PORT,
+    nextHop: env.PHISHING_GATEWAY_NEXT_HOP,
+    hostname: (env.PHISHING_GATEWAY_HOSTNAME ?? new URL(publicUrl).hostname).toLowerCase(),
+    quarantineScore: env.PHISHING_GATEWAY_QUARANTINE_SCORE,
+    banner: env.PHISHING_GATEWAY_BANNER === 'true',
+    gatewayDomains: list(env.PHISHING_GATEWAY_DOMAINS),
+    trustedAuthservIds: list(env.PHISHING_TRUSTED_AUTHSERV_IDS),
+  };
+}
+
 export function loadConfig(rawEnv: Record<string, string | undefined> = readEnvironment()): Config {
   const parsed = envSchema.safeParse(rawEnv);
   if (!parsed.success) {
@@ -159,5 +228,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnvi
     env: env.NODE_ENV,
     trustProxy: env.TRUST_PROXY,
     workerConcurrency: env.WORKER_CONCURRENCY,
+    inboundSmtpPort: env.INBOUND_SMTP_PORT,
+    bounceDomain: (env.BOUNCE_DOMAIN ?? `bounce.${new URL(publicUrl).hostname}`).toLowerCase(),
+    phishing: phishingConfig(env, publicUrl),
   };
 }

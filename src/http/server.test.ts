@@ -19,7 +19,15 @@ test('every registered route declares a guard, and only deliberate ones are publ
   assert.ok(routes.length > 20);
   assert.deepEqual(routes.filter((r) => !r.guard), []);
   const publicApi = routes.filter((r) => r.guard === 'public' && r.url.startsWith('/api/') && !r.url.startsWith('/api/docs')).map((r) => `${r.method} ${r.url}`);
-  assert.deepEqual(publicApi.sort(), ['GET /api/openapi.json', 'GET /api/setup/status', 'POST /api/auth/login', 'POST /api/auth/totp', 'POST /api/setup'].sort());
+  assert.deepEqual(publicApi.sort(), [
+      'GET /api/openapi.json',
+      'GET /api/setup/status',
+      'POST /api/auth/login',
+      'POST /api/auth/totp',
+      'POST /api/setup',
+      // Double opt-in confirmation link opened by the contact (signed token).
+      'GET /api/public/consent/confirm',
+    ].sort());
 });
 
 test('a route without a guard stops the server from starting', async () => {

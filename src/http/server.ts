@@ -13,6 +13,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../config/logger.ts';
 import type { Database } from '../db/client.ts';
+import type { Vault } from '../contacts/vault.ts';
 import { pendingMigrations } from '../db/migrate.ts';
 import { registerRequestAuth } from '../auth/request-auth.ts';
 import { errorHandler, sendProblem } from './problem.ts';
@@ -25,6 +26,10 @@ export type ServerDeps = {
   database: Database;
   logger: Logger;
   totpKey: Buffer;
+  /** Customer-data vault: the workspace keyring (contacts domain). */
+  vault: Vault;
+  /** deriveKey(masterKey, 'dkim-keys'): seals DKIM private keys (campaigns domain). */
+  dkimKey?: Buffer;
 };
 
 /** A domain's routes: a plain function that adds them to the app. */

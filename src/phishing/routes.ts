@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { badRequest } from '../http/problem.ts';
 import type { ServerDeps } from '../http/server.ts';
-import { scanMessage } from './scan.ts';
+import { scanForWorkspace } from './queue.ts';
 
 /** Raw messages up to this size are accepted (the parser bounds what it analyses). */
 export const MAX_SCAN_BYTES = 25 * 1024 * 1024;
@@ -17,7 +17,7 @@ const scanOut = z.looseObject({
   limits: z.array(z.string()),
 });
 
-export function phishingRoutes(base: FastifyInstance, _deps: ServerDeps) {
+export function phishingRoutes(base: FastifyInstance, deps: ServerDeps) {
   const app = base.withTypeProvider<ZodTypeProvider>();
   // The raw message is the body: message/rfc822 (or octet-stream / text/plain).
   for (const type of ['message/rfc822', 'application/octet-stream', 'text/plain'])
@@ -40,7 +40,8 @@ export function phishingRoutes(base: FastifyInstance, _deps: ServerDeps) {
       // Fastify's own text/plain parser hands over a string; the others a Buffer.
       const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
       if (!Buffer.isBuffer(body) || body.length === 0) throw badRequest('Send the raw message as the body with Content-Type: message/rfc822.');
-      return scanMessage(body);
+      // With the workspace's learned adjustment, configuration and blocklist.
+      return scanForWorkspace(deps.database.db, body);
     },
   );
 }

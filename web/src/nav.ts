@@ -2,6 +2,13 @@ import { createElement, type ReactElement } from 'react';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { ApiKeysPage } from './pages/ApiKeysPage.tsx';
 import { AuditPage } from './pages/AuditPage.tsx';
+import { MonitoringPage } from './pages/MonitoringPage.tsx';
+import { ApprovalsPage, CampaignsPage } from './pages/campaigns/CampaignsPage.tsx';
+import { SegmentsPage } from './pages/campaigns/SegmentsPage.tsx';
+import { TemplatesPage } from './pages/campaigns/TemplatesPage.tsx';
+import { ContactsPage } from './pages/ContactsPage.tsx';
+import { OutboxPage } from './pages/OutboxPage.tsx';
+import { PhishingPage } from './pages/PhishingPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
 
@@ -18,12 +25,20 @@ export interface NavEntry {
 
 /** One slot per domain. Add the page element when a domain ships. */
 export const nav: NavEntry[] = [
-  { label: 'Contacts', path: '/contacts', permission: 'contacts:read', section: 'Email' },
-  { label: 'Segments', path: '/segments', permission: 'contacts:read', section: 'Email' },
-  { label: 'Campaigns', path: '/campaigns', permission: 'campaigns:read', section: 'Email' },
-  { label: 'Outbox', path: '/outbox', permission: 'campaigns:read', section: 'Email' },
-  { label: 'Monitoring', path: '/monitoring', permission: 'monitoring:read', section: 'Email' },
-  { label: 'Phishing', path: '/phishing', permission: 'phishing:read', section: 'Email' },
+  { label: 'Contacts', path: '/contacts', permission: 'contacts:read', element: createElement(ContactsPage), section: 'Email' },
+  { label: 'Segments', path: '/segments', permission: 'segments:manage', element: createElement(SegmentsPage), section: 'Email' },
+  { label: 'Templates', path: '/templates', permission: 'templates:manage', element: createElement(TemplatesPage), section: 'Email' },
+  { label: 'Campaigns', path: '/campaigns', permission: 'campaigns:read', element: createElement(CampaignsPage), section: 'Email' },
+  { label: 'Approvals', path: '/approvals', permission: 'campaigns:approve', element: createElement(ApprovalsPage), section: 'Email' },
+  { label: 'Outbox', path: '/outbox', permission: 'campaigns:read', element: createElement(OutboxPage), section: 'Email' },
+  {
+    label: 'Monitoring',
+    path: '/monitoring',
+    permission: 'monitoring:read',
+    element: createElement(MonitoringPage),
+    section: 'Email',
+  },
+  { label: 'Phishing', path: '/phishing', permission: 'phishing:read', element: createElement(PhishingPage), section: 'Email' },
   {
     label: 'Users',
     path: '/users',

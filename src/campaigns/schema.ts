@@ -1,0 +1,130 @@
+// Campaigns, their frozen recipient ledger, engagement events, sending domains
+// and DKIM keys, and the workspace's campaign settings (postal address,
+// blast-radius threshold, DLP patterns).
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bytea } from '../auth/schema.ts';
+import { segments } from '../segments/schema.ts';
+import { templates } from '../templates/schema.ts';
+import type { WorkspacePattern } from './dlp.ts';
+import type { GuardrailResult } from './guardrails.ts';
+
+export const campaignStates = ['draft', 'in_review', 'approved', 'scheduled', 'sending', 'paused', 'completed', 'cancelled'] as const;
+export type CampaignState = (typeof campaignStates)[number];
+
+export type CampaignSchedule = { mode: 'now' } | { mode: 'at'; at: string } | { mode: 'local_time'; localTime: string; date: string; fallbackTimeZone: string };
+
+export const campaignSettings = pgTable('campaign_settings', {
+  workspaceId: integer('workspace_id').primaryKey(),
+  postalAddress: text('postal_address'),
+  blastRadius: integer('blast_radius').notNull().default(10_000),
+  dlpPatterns: jsonb('dlp_patterns').$type<WorkspacePattern[]>().notNull().default([]),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const sendingDomains = pgTable(
+  'sending_domains',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    workspaceId: integer('workspace_id').notNull(),
+    domain: text('domain').notNull(),
+    verified: boolean('verified').notNull().default(false),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('sending_domains_domain_idx').on(t.workspaceId, t.domain)],
+);
+
+export const dkimKeys = pgTable(
+  'dkim_keys',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    domainId: bigint('domain_id', { mode: 'number' })
+      .notNull()
+      .references(() => sendingDomains.id, { onDelete: 'cascade' }),
+    selector: text('selector').notNull(),
+    algorithm: text('algorithm').$type<'rsa-sha256' | 'ed25519-sha256'>().notNull(),
+    /** The TXT record value to publish at `<selector>._domainkey.<domain>`. */
+    txt: text('txt').notNull(),
+    /** PKCS#8 PEM sealed with deriveKey(master, 'dkim-keys'), AAD `dkim:<domain>:<selector>`. */
+    privateKeyEnc: bytea('private_key_enc').notNull(),
+    state: text('state').$type<'active' | 'retired'>().notNull().default('active'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('dkim_keys_selector_idx').on(t.domainId, t.selector)],
+);
+
+export const campaigns = pgTable(
+  'campaigns',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    workspaceId: integer('workspace_id').notNull(),
+    name: text('name').notNull(),
+    state: text('state').$type<CampaignState>().notNull().default('draft'),
+    templateId: bigint('template_id', { mode: 'number' }).references(() => templates.id),
+    segmentId: bigint('segment_id', { mode: 'number' }).references(() => segments.id),
+    sendingDomainId: bigint('sending_domain_id', { mode: 'number' }).references(() => sendingDomains.id),
+    fromName: text('from_name').notNull().default(''),
+    fromLocalPart: text('from_local_part').notNull().default('news'),
+    replyTo: text('reply_to'),
+    tracking: boolean('tracking').notNull().default(true),
+    schedule: jsonb('schedule').$type<CampaignSchedule>().notNull().default({ mode: 'now' }),
+    authorUserId: bigint('author_user_id', { mode: 'number' }),
+    approvedByUserId: bigint('approved_by_user_id', { mode: 'number' }),
+    approvedAt: timestamp('approved_at', { withTimezone: true }),
+    /** The last guardrail run (review or launch). */
+    guardrails: jsonb('guardrails').$type<GuardrailResult[]>(),
+    recipientCount: integer('recipient_count'),
+    launchedAt: timestamp('launched_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('campaigns_ws_state_idx').on(t.workspaceId, t.state), index('campaigns_launched_idx').on(t.workspaceId, t.launchedAt)],
+);
+
+export const campaignAttachments = pgTable('campaign_attachments', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  campaignId: bigint('campaign_id', { mode: 'number' })
+    .notNull()
+    .references(() => campaigns.id, { onDelete: 'cascade' }),
+  filename: text('filename').notNull(),
+  contentType: text('content_type').notNull(),
+  content: bytea('content').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * The recipient ledger: one row per campaign × contact, frozen at launch by one
+ * INSERT … SELECT. No foreign key to contacts on purpose: an erased contact's
+ * ledger row holds no PII, and a FK check per row would halve materialisation.
+ */
+export const campaignRecipients = pgTable(
+  'campaign_recipients',
+  {
+    campaignId: bigint('campaign_id', { mode: 'number' })
+      .notNull()
+      .references(() => campaigns.id, { onDelete: 'cascade' }),
+    contactId: uuid('contact_id').notNull(),
+    state: text('state').$type<'queued' | 'sent' | 'failed' | 'bounced' | 'skipped'>().notNull().default('queued'),
+    /** When to send (local-time campaigns differ per recipient). */
+    sendAt: timestamp('send_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.contactId] })],
+);
+
+export const engagementTypeCodes = { received: 1, opened: 2, clicked: 3, bounced: 4 } as const;
+
+/**
+ * Engagement events: campaign × contact × type × time. Narrow on purpose (it is
+ * the biggest table): type is a smallint code (engagementTypeCodes).
+ */
+export const engagementEvents = pgTable(
+  'engagement_events',
+  {
+    campaignId: bigint('campaign_id', { mode: 'number' }).notNull(),
+    contactId: uuid('contact_id').notNull(),
+    type: smallint('type').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [index('engagement_events_contact_idx').on(t.contactId, t.type, t.at), index('engagement_events_type_at_idx').on(t.type, t.at, t.contactId), index('engagement_events_campaign_idx').on(t.campaignId, t.type)],
+);

@@ -1,0 +1,209 @@
+// The workspace's keyring, loaded once and cached, plus the small codec the
+// contact tables use: field encryption with a fixed AAD layout, blind indexes
+// with the bit budget chosen in docs/security.md, and the suppression hash.
+import { createHmac, randomFillSync } from 'node:crypto';
+import { asc, eq, sql } from 'drizzle-orm';
+import { deriveKey } from '../crypto/aead.ts';
+import { blindIndexForWrite, blindIndexLookupValues, recommendBlindIndexBits } from '../crypto/blind-index.ts';
+import {
+  type DataKeyRecord,
+  decryptFieldText,
+  encryptField,
+  type Keyring,
+  KeyringError,
+  loadKeyring,
+  newWorkspaceKeyRecords,
+} from '../crypto/field-cipher.ts';
+import { type KeyProvider, LocalKeyProvider } from '../crypto/key-provider.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { dataKeys } from './schema.ts';
+
+/** Self-hosted: one workspace (the row seeded by migration 0001). */
+export const WORKSPACE_ID = 1;
+
+// Blind-index bit budget (docs/security.md §5), planned for 1,000,000 contacts
+// per workspace. email and email_domain come from the same field and share the
+// budget: domain 8 bits, email = recommendBlindIndexBits(1M, other 8) = 10, so
+// an exact email lookup (both columns) has C ≈ 3.8 coincidences. Phone is its
+// own field: 18 bits (C ≈ 3.8 at 1M). Bits belong to blind-index key v1; a
+// different budget needs a blind-index key rotation.
+export const PLANNED_CONTACTS = 1_000_000;
+export const DOMAIN_BITS = 8;
+export const EMAIL_BITS = recommendBlindIndexBits(PLANNED_CONTACTS, { otherIndexBits: DOMAIN_BITS }).bits;
+export const PHONE_BITS = recommendBlindIndexBits(PLANNED_CONTACTS).bits;
+
+/** The keyring cannot be loaded: wrong or missing master key, tampered key rows. */
+export class VaultError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VaultError';
+    this.code = code;
+  }
+}
+
+export function keyProviderFromConfig(cfg: { masterKey: Buffer; masterKeyPrevious?: readonly Buffer[] }): LocalKeyProvider {
+  return new LocalKeyProvider(cfg.masterKey, { previous: cfg.masterKeyPrevious ?? [] });
+}
+
+function toRecord(r: typeof dataKeys.$inferSelect): DataKeyRecord {
+  return { ...r, workspaceId: String(r.workspaceId) };
+}
+
+export async function dataKeyRows(db: Tx, workspaceId = WORKSPACE_ID) {
+  return db.select().from(dataKeys).where(eq(dataKeys.workspaceId, workspaceId)).orderBy(asc(dataKeys.purpose), asc(dataKeys.version));
+}
+
+// Keyrings cached per database handle and master key id, shared by every Vault
+// of this process, so a rotation run through one Vault is seen by all of them.
+const caches = new WeakMap<object, Map<string, { at: number; keyring: Keyring }>>();
+
+/**
+ * Holds the key provider and the workspace keyring. The keyring is cached for
+ * `cacheMs` (another process may rotate keys: a stale keyring still decrypts
+ * everything and writes under the previous version for at most that long; the
+ * rotation sweep waits `2 × cacheMs` before retiring, see rotation.ts).
+ */
+export class Vault {
+  readonly provider: KeyProvider;
+  readonly cacheMs: number;
+  #db: Db;
+  #loading: Promise<Keyring> | null = null;
+
+  constructor(db: Db, provider: KeyProvider, opts: { cacheMs?: number } = {}) {
+    this.#db = db;
+    this.provider = provider;
+    this.cacheMs = opts.cacheMs ?? 1_000;
+  }
+
+  get #cache(): Map<string, { at: number; keyring: Keyring }> {
+    let c = caches.get(this.#db);
+    if (!c) caches.set(this.#db, (c = new Map()));
+    return c;
+  }
+
+  /** Drop the cached keyrings of this database (after a rotation in this process). */
+  invalidate(): void {
+    caches.delete(this.#db);
+  }
+
+  async keyring(): Promise<Keyring> {
+    const hit = this.#cache.get(this.provider.id);
+    if (hit && Date.now() - hit.at < this.cacheMs) return hit.keyring;
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = null;
+    });
+    return this.#loading;
+  }
+
+  /**
+   * Load (creating on first start) the workspace keys. Throws VaultError with
+   * an operator-facing message when the master key cannot unwrap them:
+   * `serve` refuses to start on it.
+   */
+  async ready(): Promise<Keyring> {
+    this.invalidate();
+    return this.keyring();
+  }
+
+  async #load(): Promise<Keyring> {
+    let rows = await dataKeyRows(this.#db);
+    if (rows.length === 0) {
+      const records = await newWorkspaceKeyRecords(this.provider, String(WORKSPACE_ID));
+      await this.#db
+        .insert(dataKeys)
+        .values(records.map((r) => ({ ...r, workspaceId: WORKSPACE_ID })))
+        .onConflictDoNothing();
+      rows = await dataKeyRows(this.#db);
+    }
+    try {
+      const keyring = await loadKeyring(this.provider, rows.map(toRecord));
+      this.#cache.set(this.provider.id, { at: Date.now(), keyring });
+      return keyring;
+    } catch (err) {
+      if (err instanceof KeyringError) {
+        const hint =
+          err.code === 'UNKNOWN_MASTER_KEY' || err.code === 'UNWRAP_FAILED'
+            ? 'The configured master key (MAILWARDEN_MASTER_KEY / MAILWARDEN_MASTER_KEY_FILE, or data/master.key) is not the one that protects this database. ' +
+              'Restore the right key; during a master-key rotation also set MAILWARDEN_MASTER_KEY_PREVIOUS.'
+            : 'The data_keys table is inconsistent; restore it from a backup.';
+        throw new VaultError(err.code, `cannot open the customer-data vault: ${err.message}. ${hint}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Codec
+
+export function encText(kr: Keyring, table: string, column: string, rowId: string, value: string | null | undefined): Buffer | null {
+  if (value === null || value === undefined) return null;
+  return encryptField(kr, { table, column, rowId }, value);
+}
+
+export function decText(kr: Keyring, table: string, column: string, rowId: string, value: Buffer | Uint8Array | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const buf = Buffer.isBuffer(value) ? value : Buffer.from(value);
+  return decryptFieldText(kr, { table, column, rowId }, buf);
+}
+
+export const emailBidx = (kr: Keyring, email: string) => blindIndexForWrite(kr, 'email', email, EMAIL_BITS);
+export const domainBidx = (kr: Keyring, domain: string) => blindIndexForWrite(kr, 'email_domain', domain, DOMAIN_BITS);
+export const phoneBidx = (kr: Keyring, phone: string) => blindIndexForWrite(kr, 'phone', phone, PHONE_BITS);
+export const emailLookup = (kr: Keyring, email: string) => blindIndexLookupValues(kr, 'email', email, EMAIL_BITS);
+export const domainLookup = (kr: Keyring, domain: string) => blindIndexLookupValues(kr, 'email_domain', domain, DOMAIN_BITS);
+export const phoneLookup = (kr: Keyring, phone: string) => blindIndexLookupValues(kr, 'phone', phone, PHONE_BITS);
+
+const suppressionKeys = new WeakMap<object, Buffer>();
+
+/**
+ * Full 256-bit HMAC of a normalised email under HKDF(blind-index root,
+ * "suppression/v1"). Not truncated: a suppression entry must match exactly one
+ * address, and for erased contacts it is all that is left.
+ */
+export function suppressionHash(kr: Keyring, normalisedEmail: string): Buffer {
+  const root = kr.blindIndexKey();
+  let key = suppressionKeys.get(root);
+  if (!key) {
+    key = deriveKey(root, 'suppression/v1');
+    suppressionKeys.set(root, key);
+  }
+  return createHmac('sha256', key).update(normalisedEmail, 'utf8').digest();
+}
+
+/** HMAC key for signed links (double opt-in), derived from the blind-index root. */
+export function linkSigningKey(kr: Keyring): Buffer {
+  return deriveKey(kr.blindIndexKey(), 'consent-link/v1');
+}
+
+// ---------------------------------------------------------------------------
+// Ids
+
+const pool = Buffer.alloc(16 * 1024);
+let poolAt = pool.length;
+
+/** RFC 9562 UUIDv7: time-ordered (good btree locality for bulk inserts), 74 random bits. */
+export function uuidv7(now = Date.now()): string {
+  if (poolAt >= pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const b = pool.subarray(poolAt, poolAt + 16);
+  poolAt += 16;
+  b.writeUIntBE(now, 0, 6);
+  b[6] = (b[6] & 0x0f) | 0x70;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Transaction-scoped advisory locks on blind-index buckets, in ascending order (no deadlocks). */
+export async function lockEmailBuckets(tx: Tx, buckets: number[]): Promise<void> {
+  const sorted = [...new Set(buckets)].sort((a, b) => a - b);
+  if (sorted.length === 0) return;
+  await tx.execute(
+    sql`SELECT count(pg_advisory_xact_lock(727010, b)) FROM (SELECT b FROM unnest(${sql.param(sorted)}::int[]) b ORDER BY b) s`,
+  );
+}
+

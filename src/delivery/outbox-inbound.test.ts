@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import nodemailer from 'nodemailer';
+import { createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
+import { backendName } from '../../test/support/db.ts';
+import { composeTemplate, personalise } from './compose.ts';
+import { generateDkimKey, signMessage, staticKeyResolver } from './dkim.ts';
+import type { DsnReport } from './bounces.ts';
+import { type StoredReport, startInboundListener } from './inbound.ts';
+import { OutboxTransport, sanitiseForDisplay, setOutboxDkimResolver } from './outbox.ts';
+import { inboundReports, outboxMessages } from './schema.ts';
+
+let t: TestApp;
+before(async () => {
+  t = await createTestApp();
+});
+after(async () => {
+  setOutboxDkimResolver(null);
+  await t?.close();
+});
+
+const ed = generateDkimKey('ed25519', 'acme.example', 'ed1');
+
+describe(`outbox (${backendName})`, () => {
+  it('captures signed messages and shows them like a mail client (list, filter, detail with DKIM)', async () => {
+    setOutboxDkimResolver(staticKeyResolver([ed]));
+    const outbox = new OutboxTransport(t.database.db);
+    const tpl = composeTemplate({
+      campaignId: 5,
+      from: { name: 'Acme', address: 'news@acme.example' },
+      subject: 'Spring offer',
+      text: ['Hi ', { slot: 'name' }],
+      html: ['<p onclick="x()">Hi ', { slot: 'name' }, '</p><script>alert(1)</script><img src="https://tracker.example/o.gif"><a href="https://acme.example">shop</a>'],
+      messageIdDomain: 'acme.example',
+      messageIdKey: randomBytes(32),
+    });
+    for (const [i, name] of ['Ann', 'Bob'].entries()) {
+      const m = personalise(tpl, { contactId: `c${i}`, to: { name, address: `${name.toLowerCase()}@example.org` }, returnPath: `b-5-c${i}-0000000000@bounce.acme.example`, slots: { name } });
+      const res = await outbox.send({ envelope: m.envelope, raw: await signMessage([ed], m), messageId: m.messageId, tags: { campaignId: 5, contactId: `c${i}` } });
+      assert.equal(res.status, 'accepted');
+      assert.equal(res.relay, 'outbox');
+    }
+    const { client } = await signedInAs(t, 'marketer');
+    const list = (await client.get('/api/outbox')).json() as { items: { id: number; to: string; subject: string; snippet: string }[] };
+    assert.equal(list.items.length, 2);
+    assert.equal(list.items[0].to, 'Bob <bob@example.org>', 'newest first');
+    assert.equal(list.items[0].snippet, 'Hi Bob');
+    const filtered = (await client.get('/api/outbox?q=ann%40')).json() as { items: { id: number }[] };
+    assert.equal(filtered.items.length, 1);
+    const res = await client.get(`/api/outbox/${filtered.items[0].id}`);
+    assert.equal(res.statusCode, 200);
+    const d = res.json() as {
+      html: string;
+      text: string;
+      source: string;
+      remoteContentBlocked: number;
+      dkim: { result: string; algorithm: string }[];
+      headers: { key: string; value: string }[];
+      envelope: { from: string; to: string[] };
+    };
+    assert.equal(d.text.trim(), 'Hi Ann');
+    assert.doesNotMatch(d.html, /script|onclick|tracker\.example/);
+    assert.match(d.html, /<a href="https:\/\/acme\.example" target="_blank" rel="noopener noreferrer nofollow">shop<\/a>/);
+    assert.equal(d.remoteContentBlocked, 1);
+    assert.deepEqual(d.dkim.map((x) => [x.algorithm, x.result]), [['ed25519-sha256', 'pass']]);
+    assert.ok(d.headers.some((h) => h.key === 'DKIM-Signature'));
+    assert.match(d.source, /^DKIM-Signature: /);
+    assert.deepEqual(d.envelope, { from: 'b-5-c0-0000000000@bounce.acme.example', to: ['ann@example.org'] });
+    assert.equal((await client.get('/api/outbox/999999')).statusCode, 404);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/api/outbox' })).statusCode, 401);
+  });
+
+  it('sanitises hostile HTML', () => {
+    const { html, remoteContentBlocked } = sanitiseForDisplay(
+      '<style>body{background:url(https://x.example/a)}</style><img src="//x.example/p"><img src="cid:logo"><a href="javascript:alert(1)">x</a><iframe src="https://x.example"></iframe><div style="background:url(https://x.example)">t</div>',
+    );
+    assert.doesNotMatch(html, /x\.example|javascript|iframe|style/);
+    assert.match(html, /src="cid:logo"/);
+    assert.equal(remoteContentBlocked, 1);
+  });
+});
+
+describe(`inbound SMTP listener (${backendName})`, () => {
+  it('accepts a DSN over SMTP for the bounce domain, stores it and hands over the parsed result', async () => {
+    const seen: StoredReport[] = [];
+    const listener = await startInboundListener({ db: t.database.db, port: 0, host: '127.0.0.1', bounceDomain: 'bounce.acme.example', onReport: (r) => void seen.push(r) });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: listener.port, secure: false, ignoreTLS: true });
+    try {
+      const verp = 'b-42-0190b7b4-1111-7000-8000-000000000001-0000000000@bounce.acme.example';
+      const raw = readFileSync(new URL('./testdata/gmail-dsn.eml', import.meta.url));
+      await transport.sendMail({ envelope: { from: '', to: [verp] }, raw });
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].envelopeFrom, '');
+      assert.deepEqual(seen[0].envelopeTo, [verp]);
+      assert.equal(seen[0].outcome.status, 'parsed');
+      const report = (seen[0].outcome as { report: DsnReport }).report;
+      assert.equal(report.recipients[0].status, '5.1.1');
+      assert.equal(report.verp, verp);
+      const [row] = await t.database.db.select().from(inboundReports).where(eq(inboundReports.id, seen[0].id));
+      assert.equal(row.kind, 'dsn');
+      assert.equal(row.parseStatus, 'parsed');
+      assert.ok(row.raw.equals(raw.toString().includes('\r\n') ? raw : Buffer.from(raw.toString().replace(/\r?\n/g, '\r\n'))));
+
+      // garbage is kept for review
+      await transport.sendMail({ envelope: { from: 'someone@example.org', to: ['fbl@bounce.acme.example'] }, raw: Buffer.from('Subject: hi\r\n\r\nnot a report\r\n') });
+      assert.equal(seen[1].outcome.status, 'unparseable');
+
+      // never a relay: other domains are refused at RCPT TO
+      await assert.rejects(transport.sendMail({ envelope: { from: '', to: ['victim@example.org'] }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') }), /550|Relaying denied/);
+      assert.equal(seen.length, 2);
+
+      const { client } = await signedInAs(t, 'auditor');
+      const list = (await client.get('/api/inbound-reports?status=unparseable')).json() as { items: { parseError: string }[] };
+      assert.equal(list.items.length, 1);
+      assert.equal(list.items[0].parseError, 'not a delivery or feedback report');
+    } finally {
+      transport.close();
+      await listener.close();
+    }
+  });
+
+  it('refuses messages over the size limit', async () => {
+    const listener = await startInboundListener({ db: t.database.db, port: 0, host: '127.0.0.1', bounceDomain: 'bounce.acme.example', maxSize: 1024 });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: listener.port, secure: false, ignoreTLS: true });
+    try {
+      const before = (await t.database.db.select().from(inboundReports)).length;
+      await assert.rejects(transport.sendMail({ envelope: { from: '', to: ['x@bounce.acme.example'] }, raw: Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(4000)}\r\n`) }), /552|size|too big/i);
+      assert.equal((await t.database.db.select().from(inboundReports)).length, before);
+      assert.equal((await t.database.db.select().from(outboxMessages)).length, 2);
+    } finally {
+      transport.close();
+      await listener.close();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+// Delivery building blocks: the built-in outbox (mail captured when no relay is
+// configured), inbound DSN/ARF reports (kept even when unparseable) and the
+// cross-process rate-limit buckets. The per-campaign recipient ledger, campaigns,
+// sending domains and DKIM keys belong to the campaigns module.
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bytea } from '../auth/schema.ts';
+
+/** One captured message: the exact bytes a relay would have received. */
+export const outboxMessages = pgTable(
+  'outbox_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: text('message_id').notNull(),
+    envelopeFrom: text('envelope_from').notNull(),
+    envelopeTo: jsonb('envelope_to').$type<string[]>().notNull(),
+    raw: bytea('raw').notNull(),
+    size: integer('size').notNull(),
+    /** Parsed once at capture, for the list view. */
+    fromAddress: text('from_address').notNull().default(''),
+    toAddresses: text('to_addresses').notNull().default(''),
+    subject: text('subject').notNull().default(''),
+    snippet: text('snippet').notNull().default(''),
+    /** Free-form origin (campaign id, transactional message id…), set by the caller. */
+    campaignId: bigint('campaign_id', { mode: 'number' }),
+    contactId: text('contact_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('outbox_messages_created_idx').on(t.createdAt), index('outbox_messages_message_id_idx').on(t.messageId)],
+);
+
+export const inboundReportKinds = ['dsn', 'arf', 'unknown'] as const;
+export const inboundParseStatuses = ['parsed', 'unparseable'] as const;
+
+/** Every message the inbound bounce listener accepted, raw, with what parsing made of it. */
+export const inboundReports = pgTable(
+  'inbound_reports',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    remoteAddress: text('remote_address'),
+    envelopeFrom: text('envelope_from').notNull().default(''),
+    envelopeTo: jsonb('envelope_to').$type<string[]>().notNull(),
+    raw: bytea('raw').notNull(),
+    size: integer('size').notNull(),
+    kind: text('kind').$type<(typeof inboundReportKinds)[number]>().notNull(),
+    parseStatus: text('parse_status').$type<(typeof inboundParseStatuses)[number]>().notNull(),
+    parseError: text('parse_error'),
+    /** The parsed report (bounces.ts `Report`), null when unparseable. */
+    summary: jsonb('summary').$type<Record<string, unknown>>(),
+    /** Set when the ledger has applied the report. */
+    processedAt: timestamp('processed_at', { withTimezone: true }),
+  },
+  (t) => [index('inbound_reports_received_idx').on(t.receivedAt), index('inbound_reports_status_idx').on(t.parseStatus)],
+);
+
+/**
+ * Sliding-window rate-limit counters shared by every worker process. One row per
+ * (scope, unit, sub-window bucket); see rate-limit.ts.
+ */
+export const rateLimitBuckets = pgTable(
+  'rate_limit_buckets',
+  {
+    scope: text('scope').notNull(),
+    unit: text('unit').$type<'second' | 'minute' | 'hour' | 'day'>().notNull(),
+    bucket: bigint('bucket', { mode: 'number' }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.unit, t.bucket] })],
+);
