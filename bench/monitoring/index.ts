@@ -173,6 +173,12 @@ const results: Result[] = [];
 for (const b of BACKENDS) results.push(await runBackend(b));
 
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
+const pgGoal = results.find((r) => r.backend === 'postgres')?.runs[0];
+const verdict = !pgGoal
+  ? 'PostgreSQL not measured in this run'
+  : pgGoal.achieved >= 0.98 * RATE && pgGoal.p99 < 1000
+    ? `met (${f(pgGoal.achieved)} events/s, p99 ${f(pgGoal.p99)} ms)`
+    : `not met in this run: ${f(pgGoal.achieved)} events/s achieved with p99 ${f(pgGoal.p99)} ms; the ceiling is the INSERT itself (the anchor), and the rate that keeps p99 under 1 s is the second row`;
 const md = `## Monitoring ingest (events → detectors → alerts)
 
 Real ingest path (\`Monitor.ingest\`: offline geo lookup, one \`INSERT … SELECT FROM unnest\` per 5,000 events, all ${'19'} detectors over in-memory sliding windows, grouped alert upserts in ≤ 3 statements per batch). Traffic: sign-ins (15 %), failures (5 %), exports (5 %), sends (75 %) from 5,000 users / 400 senders over 10 public IPs; 25-failure password-guessing bursts mixed in so alerts are raised and grouped during the run.
@@ -187,7 +193,7 @@ ${results.flatMap((r) => r.runs.map((x) => `| ${r.backend} | ${f(x.offered)} →
 
 Load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (other work shares this 2-core machine).
 
-Goal: ≥ 20,000 events/s sustained into PostgreSQL with event→alert p99 < 1 s. Latency is measured per 100 ms batch from the moment it is offered to the moment its alerts are committed (an upper bound for every event in it). Sustained run: ${DURATION} s open loop at ${f(RATE)} events/s.
+Goal: ≥ 20,000 events/s sustained into PostgreSQL with event→alert p99 < 1 s — ${verdict}. Latency is measured per 100 ms batch from the moment it is offered to the moment its alerts are committed (an upper bound for every event in it). Sustained run: ${DURATION} s open loop at ${f(RATE)} events/s.
 
 Reproduce: \`npm run bench -- monitoring\` (options \`--duration 20 --rate 20000 --backends postgres,pglite\`; PostgreSQL from \`BENCH_PG_URL\`, default \`postgres://postgres@127.0.0.1:5432/test\`).`;
 writeBenchSection('monitoring', md);

@@ -340,7 +340,20 @@ export class Monitor {
   }
 
   async prune(): Promise<number> {
+    await this.drainContactsOutbox();
     return pruneEvents(this.database, this.config.retentionDays);
+  }
+
+  /**
+   * The contacts domain also writes export events to `monitoring_outbox`. The
+   * same exports reach us through the audit listener (with row counts), so
+   * the outbox rows are only marked consumed (hourly, with the prune).
+   */
+  async drainContactsOutbox(): Promise<number> {
+    const exists = await this.database.query<{ t: string | null }>(`SELECT to_regclass('monitoring_outbox')::text AS t`);
+    if (!exists[0]?.t) return 0;
+    const rows = await this.database.query<{ kind: string }>(`UPDATE monitoring_outbox SET consumed_at = now() WHERE consumed_at IS NULL RETURNING kind`);
+    return rows.length;
   }
 
   async stop() {

@@ -308,6 +308,38 @@ describe('alert workflow, responses and notifications', () => {
     assert.ok(live.some((s) => s.revokedAt === null));
   });
 
+  test('API key revocation and 2FA re-enrolment are reversible too', async () => {
+    const { secret, apiKey } = (await admin.post('/api/api-keys', { name: 'Leaky', scopes: ['audit:read'] })).json();
+    const [ka] = await t.database.db
+      .insert(monitoringAlerts)
+      .values({ detector: 'apikey_anomaly', severity: 'high', entityType: 'api_key', entity: 'leaky', title: 't', firstSeen: new Date(), lastSeen: new Date(), eventCount: 1, evidence: [], details: { keyId: String(apiKey.id) } })
+      .returning();
+    const rk = (await admin.post(`/api/monitoring/alerts/${ka.id}/responses`, { action: 'revoke_api_key' })).json();
+    assert.equal(rk.state, 'applied');
+    assert.equal((await new Client(t.app).get('/api/audit', { authorization: `Bearer ${secret}` })).statusCode, 401);
+    await admin.post(`/api/monitoring/responses/${rk.id}/revert`);
+    assert.equal((await new Client(t.app).get('/api/audit', { authorization: `Bearer ${secret}` })).statusCode, 200);
+
+    const { user, client } = await signedInAs(t, 'marketer', 'twofa@acme.test');
+    const { enrolTotp } = await import('../../test/support/app.ts');
+    await enrolTotp(client);
+    const [ua] = await t.database.db
+      .insert(monitoringAlerts)
+      .values({ detector: 'totp_bruteforce', severity: 'critical', entityType: 'user', entity: user.email, title: 't', firstSeen: new Date(), lastSeen: new Date(), eventCount: 1, evidence: [], details: {} })
+      .returning();
+    const r2 = (await admin.post(`/api/monitoring/alerts/${ua.id}/responses`, { action: 'require_2fa_reenrol' })).json();
+    assert.equal(r2.state, 'applied');
+    const [{ totp_enabled: off, must_enrol_2fa: must }] = await t.database.query<{ totp_enabled: boolean; must_enrol_2fa: boolean }>('SELECT totp_enabled, must_enrol_2fa FROM users WHERE id = $1', [user.id]);
+    assert.equal(off, false);
+    assert.equal(must, true);
+    await admin.post(`/api/monitoring/responses/${r2.id}/revert`);
+    const [back] = await t.database.query<{ totp_enabled: boolean; must_enrol_2fa: boolean; codes: number }>(
+      'SELECT totp_enabled, must_enrol_2fa, (SELECT count(*)::int FROM recovery_codes WHERE user_id = $1) AS codes FROM users WHERE id = $1',
+      [user.id],
+    );
+    assert.deepEqual(back, { totp_enabled: true, must_enrol_2fa: false, codes: 10 });
+  });
+
   test('automatic responses (opt-in) and notifications per severity: outbox e-mail and a signed webhook', async () => {
     const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
     const server = createServer((req, res) => {

@@ -68,5 +68,9 @@ test('an analyst reviews a reported message and marks it legitimate', async () =
   const [row] = await db.select().from(phishingMessages).where(eq(phishingMessages.id, id));
   assert.equal(row.state, 'legitimate');
   assert.equal(row.analyst, 'ana@example.com');
+
+  await page.getByRole('button', { name: 'Block domain' }).click();
+  await page.getByRole('tab', { name: 'Blocklist' }).click();
+  await page.getByRole('button', { name: 'Unblock paypa1-secure-login.top' }).waitFor();
   assert.deepEqual(errors, []);
 });

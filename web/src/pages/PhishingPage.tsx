@@ -2,7 +2,7 @@
 // verdict/score/top reasons, and the selected message: reasons highlighted next to a safe
 // rendering (sanitised by the server, links disarmed, remote content blocked, shown in a
 // sandboxed frame), analyst actions, and the sender's and domain's history.
-import { Alert, Badge, Button, Code, Grid, Group, Paper, ScrollArea, Select, Stack, Table, Tabs, Text, Textarea, Title, Tooltip, UnstyledButton } from '@mantine/core';
+import { Alert, Badge, Button, Code, Grid, Group, Paper, ScrollArea, Select, SegmentedControl, Stack, Table, Tabs, Text, Textarea, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -158,6 +158,95 @@ function HistoryCard({ title, query }: { title: string; query: string }) {
         </Stack>
       )}
     </Paper>
+  );
+}
+
+interface BlockEntry {
+  id: number;
+  kind: 'sender' | 'domain';
+  value: string;
+  reason: string | null;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+/** Blocked senders and domains: their mail always scores as phishing. */
+function Blocklist({ canManage }: { canManage: boolean }) {
+  const qc = useQueryClient();
+  const [kind, setKind] = useState<'sender' | 'domain'>('domain');
+  const [value, setValue] = useState('');
+  const list = useQuery({ queryKey: ['phishing', 'blocklist'], queryFn: () => request<{ items: BlockEntry[] }>('GET', '/api/phishing/blocklist') });
+  const add = useMutation({
+    mutationFn: () => request('POST', '/api/phishing/blocklist', { kind, value }),
+    onSuccess: () => {
+      setValue('');
+      qc.invalidateQueries({ queryKey: ['phishing'] });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: number) => request('DELETE', `/api/phishing/blocklist/${id}`),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['phishing'] }),
+    onError: (err) => notifications.show({ color: 'red', message: errorMessage(err) }),
+  });
+  return (
+    <Stack gap="xs">
+      {canManage && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (value.trim()) add.mutate();
+          }}
+        >
+          <Group align="flex-end" gap="xs">
+            <SegmentedControl size="xs" value={kind} onChange={(v) => setKind(v as 'sender' | 'domain')} data={['domain', 'sender']} />
+            <TextInput
+              size="xs"
+              aria-label="Sender address or domain to block"
+              placeholder={kind === 'domain' ? 'evil.example' : 'someone@evil.example'}
+              value={value}
+              onChange={(e) => setValue(e.currentTarget.value)}
+              error={add.isError ? errorMessage(add.error) : undefined}
+            />
+            <Button size="xs" type="submit" color="dark" loading={add.isPending}>
+              Block
+            </Button>
+          </Group>
+        </form>
+      )}
+      <QueryState query={list}>
+        {(d) =>
+          d.items.length === 0 ? (
+            <Text size="sm" c="dimmed">
+              Nothing is blocked.
+            </Text>
+          ) : (
+            <Table striped fz="xs">
+              <Table.Tbody>
+                {d.items.map((b) => (
+                  <Table.Tr key={b.id}>
+                    <Table.Td>{b.kind}</Table.Td>
+                    <Table.Td>
+                      <Code>{b.value}</Code>
+                    </Table.Td>
+                    <Table.Td>{b.reason}</Table.Td>
+                    <Table.Td>
+                      {b.createdBy} · {fmtDate(b.createdAt)}
+                    </Table.Td>
+                    <Table.Td>
+                      {canManage && (
+                        <Button size="compact-xs" variant="subtle" color="red" onClick={() => remove.mutate(b.id)} aria-label={`Unblock ${b.value}`}>
+                          Unblock
+                        </Button>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          )
+        }
+      </QueryState>
+    </Stack>
   );
 }
 
@@ -376,7 +465,20 @@ export function PhishingPage() {
           Reported by staff and quarantined by the gateway
         </Text>
       </Group>
-      <Paper withBorder p="sm">{trend.data ? <TrendChart days={trend.data.days} /> : trend.isError ? <ErrorAlert error={trend.error} /> : null}</Paper>
+      <Tabs defaultValue="trend" variant="outline">
+        <Tabs.List>
+          <Tabs.Tab value="trend">Last 30 days</Tabs.Tab>
+          <Tabs.Tab value="blocklist">Blocklist</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="trend">
+          <Paper withBorder p="sm">{trend.data ? <TrendChart days={trend.data.days} /> : trend.isError ? <ErrorAlert error={trend.error} /> : null}</Paper>
+        </Tabs.Panel>
+        <Tabs.Panel value="blocklist">
+          <Paper withBorder p="sm">
+            <Blocklist canManage={canManage} />
+          </Paper>
+        </Tabs.Panel>
+      </Tabs>
       <Group>
         <Select
           label="State"
