@@ -76,6 +76,7 @@ export const campaigns = pgTable(
     guardrails: jsonb('guardrails').$type<GuardrailResult[]>(),
     recipientCount: integer('recipient_count'),
     launchedAt: timestamp('launched_at', { withTimezone: true }),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -93,9 +94,16 @@ export const campaignAttachments = pgTable('campaign_attachments', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** Delivery states of one ledger row (docs/delivery.md has the state diagram). */
+export const deliveryStates = ['queued', 'sending', 'sent', 'deferred', 'failed', 'bounced', 'suppressed', 'cancelled'] as const;
+export type DeliveryState = (typeof deliveryStates)[number];
+
 /**
  * The recipient ledger: one row per campaign × contact, frozen at launch by one
- * INSERT … SELECT. No foreign key to contacts on purpose: an erased contact's
+ * INSERT … SELECT, and the delivery engine's work queue at the same time: a
+ * worker claims due rows with FOR UPDATE SKIP LOCKED and a lease (state
+ * 'sending', lease_until); a row whose lease ran out (its worker died) is
+ * claimed again. No foreign key to contacts on purpose: an erased contact's
  * ledger row holds no PII, and a FK check per row would halve materialisation.
  */
 export const campaignRecipients = pgTable(
@@ -105,14 +113,30 @@ export const campaignRecipients = pgTable(
       .notNull()
       .references(() => campaigns.id, { onDelete: 'cascade' }),
     contactId: uuid('contact_id').notNull(),
-    state: text('state').$type<'queued' | 'sent' | 'failed' | 'bounced' | 'skipped'>().notNull().default('queued'),
-    /** When to send (local-time campaigns differ per recipient). */
+    state: text('state').$type<DeliveryState>().notNull().default('queued'),
+    /** Not before: the scheduled time (local-time campaigns differ per recipient), then the next retry. */
     sendAt: timestamp('send_at', { withTimezone: true }),
+    /** Claims so far (a claim whose worker died counts too). */
+    attempts: smallint('attempts').notNull().default(0),
+    /** While state = 'sending': until when the claiming worker owns the row. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    worker: text('worker'),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    /** Last SMTP reply (code and text) or the reason for suppression/cancellation. */
+    lastCode: smallint('last_code'),
+    lastResponse: text('last_response'),
+    relay: text('relay'),
   },
-  (t) => [primaryKey({ columns: [t.campaignId, t.contactId] })],
+  (t) => [
+    primaryKey({ columns: [t.campaignId, t.contactId] }),
+    // Only the rows still to do are indexed, so claiming stays cheap however many are done.
+    index('campaign_recipients_due_idx')
+      .on(t.campaignId, t.sendAt)
+      .where(sql`state IN ('queued', 'deferred', 'sending')`),
+  ],
 );
 
-export const engagementTypeCodes = { received: 1, opened: 2, clicked: 3, bounced: 4 } as const;
+export const engagementTypeCodes = { received: 1, opened: 2, clicked: 3, bounced: 4, unsubscribed: 5, complained: 6 } as const;
 
 /**
  * Engagement events: campaign × contact × type × time. Narrow on purpose (it is
@@ -124,6 +148,8 @@ export const engagementEvents = pgTable(
     campaignId: bigint('campaign_id', { mode: 'number' }).notNull(),
     contactId: uuid('contact_id').notNull(),
     type: smallint('type').notNull(),
+    /** Opens and clicks by security scanners and prefetchers (automation.ts): kept, reported apart, ignored by segments. */
+    automated: boolean('automated').notNull().default(false),
     at: timestamp('at', { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [index('engagement_events_contact_idx').on(t.contactId, t.type, t.at), index('engagement_events_type_at_idx').on(t.type, t.at, t.contactId), index('engagement_events_campaign_idx').on(t.campaignId, t.type)],

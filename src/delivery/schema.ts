@@ -2,7 +2,8 @@
 // configured), inbound DSN/ARF reports (kept even when unparseable) and the
 // cross-process rate-limit buckets. The per-campaign recipient ledger, campaigns,
 // sending domains and DKIM keys belong to the campaigns module.
-import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { bytea } from '../auth/schema.ts';
 
 /** One captured message: the exact bytes a relay would have received. */
@@ -66,4 +67,47 @@ export const rateLimitBuckets = pgTable(
     count: integer('count').notNull(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.unit, t.bucket] })],
+);
+
+/**
+ * Transactional messages from `POST /api/messages`: queued like ledger rows and
+ * claimed before campaign traffic. The composed message (it carries personal
+ * data) is sealed with deriveKey(master, 'transactional-messages'); only the
+ * recipient's domain is in clear, for per-domain rate limits. The idempotency
+ * key is unique per workspace while it is younger than 24 h (older keys are
+ * cleared before reuse).
+ */
+export const transactionalMessages = pgTable(
+  'transactional_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    workspaceId: integer('workspace_id').notNull(),
+    apiKeyId: bigint('api_key_id', { mode: 'number' }),
+    idempotencyKey: text('idempotency_key'),
+    /** SHA-256 of the canonical request body: the same key with another body is refused. */
+    requestHash: text('request_hash').notNull(),
+    messageId: text('message_id').notNull(),
+    envelopeFrom: text('envelope_from').notNull(),
+    recipientDomain: text('recipient_domain').notNull(),
+    /** Sealed JSON { to: string[], raw: base64 }. */
+    payloadEnc: bytea('payload_enc').notNull(),
+    size: integer('size').notNull(),
+    state: text('state').$type<'queued' | 'sending' | 'sent' | 'deferred' | 'failed'>().notNull().default('queued'),
+    sendAt: timestamp('send_at', { withTimezone: true }).notNull().defaultNow(),
+    attempts: smallint('attempts').notNull().default(0),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    worker: text('worker'),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    lastCode: smallint('last_code'),
+    lastResponse: text('last_response'),
+    relay: text('relay'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('transactional_messages_idem_idx').on(t.workspaceId, t.idempotencyKey),
+    index('transactional_messages_due_idx')
+      .on(t.sendAt)
+      .where(sql`state IN ('queued', 'deferred', 'sending')`),
+    index('transactional_messages_created_idx').on(t.createdAt),
+  ],
 );
