@@ -13,7 +13,14 @@ import { contactRoutes } from './contacts/routes.ts';
 import { keyProviderFromConfig, Vault } from './contacts/vault.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { type InboundListener, startInboundListener } from './delivery/inbound.ts';
+import { startDeliveryEngine } from './delivery/engine.ts';
+import { deliveryKeys } from './delivery/keys.ts';
+import { messageRoutes } from './delivery/messages-routes.ts';
 import { deliveryRoutes } from './delivery/routes.ts';
+import { transportFor } from './delivery/transport.ts';
+import { publicDeliveryRoutes } from './delivery/public-routes.ts';
+import { type ReportContext, reportHandler, reportSweepJob, startReportProcessing } from './delivery/reports.ts';
+import { statsRoutes } from './delivery/stats-routes.ts';
 import { migrate } from './db/migrate.ts';
 import { buildServer, type RoutesPlugin, type ServerDeps } from './http/server.ts';
 import { createBoss, type JobDefinition, startJobs } from './jobs/boss.ts';
@@ -28,10 +35,10 @@ import { settingsRoutes } from './settings/routes.ts';
 import { templateRoutes } from './templates/routes.ts';
 
 /** Every domain's routes, in one list: a new domain adds itself here. */
-export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, contactRoutes, phishingRoutes, phishingQueueRoutes, monitoringRoutes, deliveryRoutes, segmentRoutes, templateRoutes, campaignRoutes];
+export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, contactRoutes, phishingRoutes, phishingQueueRoutes, monitoringRoutes, deliveryRoutes, messageRoutes, publicDeliveryRoutes, statsRoutes, segmentRoutes, templateRoutes, campaignRoutes];
 
 /** Every domain's background jobs (run by `serve` and by `worker`). */
-export const jobDefinitions: JobDefinition[] = [rotationJob, webhookJob];
+export const jobDefinitions: JobDefinition[] = [rotationJob, webhookJob, reportSweepJob];
 
 export function serverDeps(config: Config, database: Database, logger: Logger): ServerDeps {
   return {
@@ -41,6 +48,34 @@ export function serverDeps(config: Config, database: Database, logger: Logger): 
     totpKey: deriveKey(config.masterKey, 'totp-secrets'),
     dkimKey: deriveKey(config.masterKey, 'dkim-keys'),
     vault: new Vault(database.db, keyProviderFromConfig(config)),
+    delivery: { keys: deliveryKeys(config.masterKey), bounceDomain: config.bounceDomain ?? 'bounce.localhost' },
+  };
+}
+
+/** The delivery engine of this process (src/delivery/engine.ts), sending through SMTP_URL or into the outbox. */
+function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
+  const d = config.delivery;
+  const transport = transportFor(config.smtpUrl, deps.database.db, { maxConnections: d?.concurrency });
+  const engine = startDeliveryEngine({
+    db: deps.database.db,
+    vault: deps.vault,
+    transport,
+    keys: deliveryKeys(config.masterKey),
+    publicUrl: config.publicUrl,
+    bounceDomain: config.bounceDomain ?? 'bounce.localhost',
+    logger,
+    concurrency: d?.concurrency,
+    batchSize: d?.batchSize,
+    leaseSeconds: d?.leaseSeconds,
+    retryDeadlineHours: d?.retryHours,
+    limits: { relay: d?.relayLimits ?? [], domains: d?.domainLimits ?? {} },
+  });
+  logger.info({ worker: engine.worker, outbox: !config.smtpUrl }, 'delivery engine started');
+  return {
+    async stop() {
+      await engine.stop();
+      await transport.close();
+    },
   };
 }
 
@@ -60,19 +95,23 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   await startJobs(boss, jobDefinitions, logger);
   attachMonitoringJobs(database, boss, logger);
   await resumeRotationJobs(boss, database.db);
+  const reports = reportContext(config, database, deps.vault, logger);
+  if (reports) await startReportProcessing(boss, reports);
   const { app } = await buildServer(deps, domainRoutes);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = config.port === 0 ? address : config.publicUrl;
   // Bounces and complaints (DSN/ARF): stored in inbound_reports; the delivery ledger applies them.
   let inbound: InboundListener | undefined;
   if (config.inboundSmtpPort && config.bounceDomain)
-    inbound = await startInboundListener({ db: database.db, port: config.inboundSmtpPort, host: config.host, bounceDomain: config.bounceDomain, logger });
+    inbound = await startInboundListener({ db: database.db, port: config.inboundSmtpPort, host: config.host, bounceDomain: config.bounceDomain, logger, onReport: reports && reportHandler(reports) });
   // Phishing report mailbox and gateway (separate ports from the bounce listener for now).
   configurePhishingRuntime({ nextHop: config.phishing?.nextHop, hostname: config.phishing?.hostname ?? 'mailwarden' });
   const phishing = await startPhishingListeners(config, database.db, logger);
+  const engine = config.delivery?.inServe === false ? null : startEngine(config, deps, logger);
   return {
     url,
     async close() {
+      await engine?.stop();
       await inbound?.close();
       await phishing.close();
       await app.close();
@@ -84,18 +123,29 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
 
 export async function worker(config: Config, logger: Logger): Promise<Running> {
   const database = await openAndMigrate(config, logger);
-  await openVault(serverDeps(config, database, logger).vault, database);
+  const deps = serverDeps(config, database, logger);
+  await openVault(deps.vault, database);
   const boss = createBoss(database, { url: config.database.kind === 'postgres' ? config.database.url : undefined, logger });
   await startJobs(boss, jobDefinitions, logger);
   attachMonitoringJobs(database, boss, logger);
   await resumeRotationJobs(boss, database.db);
+  const reports = reportContext(config, database, deps.vault, logger);
+  if (reports) await startReportProcessing(boss, reports);
+  const engine = startEngine(config, deps, logger);
   return {
     url: '',
     async close() {
+      await engine.stop();
       await stopBoss(boss);
       await database.close();
     },
   };
+}
+
+/** Bounce/complaint processing needs the bounce domain (VERP addresses are checked against it). */
+function reportContext(config: Config, database: Database, vault: Vault, logger: Logger): ReportContext | undefined {
+  if (!config.bounceDomain) return undefined;
+  return { db: database.db, keyring: () => vault.keyring(), masterKey: config.masterKey, bounceDomain: config.bounceDomain, logger };
 }
 
 /** Refuse to start with a clear message when the master key cannot open the data keys. */

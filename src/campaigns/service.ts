@@ -10,6 +10,7 @@ import type { Keyring } from '../crypto/field-cipher.ts';
 import type { Tx } from '../db/client.ts';
 import { rows } from '../db/client.ts';
 import { txtRecord } from '../delivery/dkim.ts';
+import { cancelPending } from '../delivery/ledger.ts';
 import { conflict, fieldError, forbidden, notFound, Problem } from '../http/problem.ts';
 import { contacts } from '../contacts/schema.ts';
 import { decodeContact } from '../contacts/service.ts';
@@ -262,6 +263,12 @@ export async function transition(db: Tx, kr: Keyring, publicUrl: string, actor: 
     return { campaign: await setState(db, actor, c, t, rule.to, { guardrails: results, approvedByUserId: approver, approvedAt: new Date() }), guardrails: results };
   }
   const extra: Partial<Campaign> = t === 'withdraw' || t === 'reject' ? { approvedByUserId: null, approvedAt: null } : {};
+  if (t === 'cancel') {
+    // Rows not yet handed to a relay are cancelled at once; batches in flight stop within a state poll (engine.ts).
+    const campaign = await setState(db, actor, c, t, rule.to, extra);
+    await cancelPending(db, c.id);
+    return { campaign };
+  }
   if (t === 'resume') return { campaign: await setState(db, actor, c, t, c.schedule.mode === 'now' ? 'sending' : 'scheduled', extra) };
   return { campaign: await setState(db, actor, c, t, rule.to, extra) };
 }

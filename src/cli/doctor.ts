@@ -12,10 +12,19 @@ export async function runDoctor(env?: Record<string, string | undefined>): Promi
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
-    checks.push({ name: 'configuration', ok: true, detail: `port ${config.port}, public URL ${config.publicUrl}` });
+    checks.push({
+      name: 'configuration',
+      ok: true,
+      detail: `port ${config.port}, public URL ${config.publicUrl}`,
+    });
   } catch (err) {
     const e = err as ConfigError;
-    checks.push({ name: 'configuration', ok: false, detail: e.message, fix: `fix ${e.variable ?? 'the environment'} and run doctor again` });
+    checks.push({
+      name: 'configuration',
+      ok: false,
+      detail: e.message,
+      fix: `fix ${e.variable ?? 'the environment'} and run doctor again`,
+    });
     return checks;
   }
   checks.push({ name: 'master key', ok: true, detail: `from ${config.masterKeySource}` });
@@ -31,7 +40,14 @@ export async function runDoctor(env?: Record<string, string | undefined>): Promi
   try {
     const database = await openDatabase(config.database);
     const pending = await pendingMigrations(database);
-    checks.push({ name: 'database', ok: true, detail: config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dataDir}` : 'PostgreSQL reachable' });
+    checks.push({
+      name: 'database',
+      ok: true,
+      detail:
+        config.database.kind === 'pglite'
+          ? `embedded PGlite in ${config.database.dataDir}`
+          : 'PostgreSQL reachable',
+    });
     checks.push({
       name: 'migrations',
       ok: pending.length === 0,
@@ -44,13 +60,21 @@ export async function runDoctor(env?: Record<string, string | undefined>): Promi
       name: 'database',
       ok: false,
       detail: (err as Error).message,
-      fix: config.database.kind === 'postgres' ? 'check DATABASE_URL, that the server runs and accepts this user' : `check that ${config.dataDir} is writable and not used by another process`,
+      fix:
+        config.database.kind === 'postgres'
+          ? 'check DATABASE_URL, that the server runs and accepts this user'
+          : `check that ${config.dataDir} is writable and not used by another process`,
     });
   }
   checks.push({
     name: 'mail relay',
     ok: true,
-    detail: config.smtpUrl ? `SMTP relay ${new URL(config.smtpUrl).host}` : 'none configured: mail is captured in the built-in outbox',
+    detail: config.smtpUrl
+      ? `SMTP relay ${config.smtpUrl
+          .split(',')
+          .map((u) => new URL(u.trim()).host)
+          .join(', ')}`
+      : 'none configured: mail is captured in the built-in outbox',
   });
   checks.push({
     name: 'console build',
@@ -67,7 +91,10 @@ export function registerDoctorCommand(program: Command) {
     .description('Check configuration, database and keys; print what is wrong and how to fix it')
     .action(async () => {
       const checks = await runDoctor();
-      for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}\n`);
+      for (const c of checks)
+        process.stdout.write(
+          `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}\n`,
+        );
       process.exit(checks.every((c) => c.ok) ? 0 : 1);
     });
 }

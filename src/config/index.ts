@@ -6,6 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
+const RATE = String.raw`\d+/[smhd]`;
+const RATE_LIST = new RegExp(`^${RATE}(,${RATE})*$`);
+const DOMAIN_LIMITS = new RegExp(`^[a-z0-9.-]+=${RATE}(,${RATE})*(;[a-z0-9.-]+=${RATE}(,${RATE})*)*$`, 'i');
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -21,7 +25,11 @@ const envSchema = z.object({
   MAILWARDEN_MASTER_KEY_PREVIOUS: z.string().optional(),
   SMTP_URL: z
     .string()
-    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    // One relay, or several separated by commas (`?weight=N` each; `?tls=none` for a loopback relay).
+    .regex(
+      /^smtps?:\/\/[^,\s]+(,\s*smtps?:\/\/[^,\s]+)*$/,
+      'must start with smtp:// or smtps:// (several relays separated by commas)',
+    )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -32,8 +40,13 @@ const envSchema = z.object({
   TRUST_PROXY: z
     .string()
     .default('false')
-    .refine((v) => /^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/.test(v), 'must be false, true, a hop count, or addresses/CIDRs')
-    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.replace(/\s+/g, ''))),
+    .refine(
+      (v) => /^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/.test(v),
+      'must be false, true, a hop count, or addresses/CIDRs',
+    )
+    .transform((v): boolean | number | string =>
+      v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.replace(/\s+/g, ''),
+    ),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Inbound SMTP listener for bounces (DSN) and complaints (ARF); 0 turns it off. */
   INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2525),
@@ -41,6 +54,19 @@ const envSchema = z.object({
   BOUNCE_DOMAIN: z
     .string()
     .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'must be a domain name')
+    .optional(),
+  /** The delivery engine: `serve` sends too unless false (then only `worker` processes send). */
+  DELIVERY_IN_SERVE: z.enum(['true', 'false']).default('true'),
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(8),
+  DELIVERY_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(200),
+  DELIVERY_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  DELIVERY_RETRY_HOURS: z.coerce.number().min(0).max(720).default(72),
+  /** Limits over all relays together, e.g. `100/s,20000/h,200000/d`. */
+  SMTP_RATE_LIMIT: z.string().regex(RATE_LIST, 'must look like 100/s,20000/h').optional(),
+  /** Per recipient domain, e.g. `gmail.com=20/s,3000/h;outlook.com=1000/h`. */
+  DELIVERY_DOMAIN_LIMITS: z
+    .string()
+    .regex(DOMAIN_LIMITS, 'must look like gmail.com=20/s,3000/h;outlook.com=1000/h')
     .optional(),
   /** Phishing report mailbox (SMTP); 0 turns it off. Needs PHISHING_REPORT_ADDRESS. */
   PHISHING_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2526),
@@ -51,7 +77,10 @@ const envSchema = z.object({
     .string()
     .regex(/^smtps?:\/\/[^/]+/, 'must be smtp://host:port or smtps://host:port')
     .optional(),
-  PHISHING_GATEWAY_HOSTNAME: z.string().regex(/^[a-z0-9.-]{1,253}$/i, 'must be a host name').optional(),
+  PHISHING_GATEWAY_HOSTNAME: z
+    .string()
+    .regex(/^[a-z0-9.-]{1,253}$/i, 'must be a host name')
+    .optional(),
   PHISHING_GATEWAY_QUARANTINE_SCORE: z.coerce.number().int().min(0).max(101).default(90),
   PHISHING_GATEWAY_BANNER: z.enum(['true', 'false']).default('true'),
   PHISHING_GATEWAY_DOMAINS: z.string().optional(),
@@ -62,15 +91,18 @@ const envSchema = z.object({
 const fixes: Record<string, string> = {
   PORT: 'set PORT to a number between 0 and 65535',
   PUBLIC_URL: 'set PUBLIC_URL to the URL users open, e.g. https://mail.example.com',
-  DATABASE_URL: 'set DATABASE_URL to postgres://user:pass@host:5432/db, or unset it to use the embedded PGlite',
+  DATABASE_URL:
+    'set DATABASE_URL to postgres://user:pass@host:5432/db, or unset it to use the embedded PGlite',
   SMTP_URL: 'set SMTP_URL to smtp://user:pass@relay:587, or unset it to capture mail in the built-in outbox',
   LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
   INBOUND_SMTP_PORT: 'set INBOUND_SMTP_PORT to a port number, or 0 to turn the bounce listener off',
   BOUNCE_DOMAIN: 'set BOUNCE_DOMAIN to the domain whose MX points at this server, e.g. bounce.example.com',
   PHISHING_SMTP_PORT: 'set PHISHING_SMTP_PORT to a port number, or 0 to turn the phishing report mailbox off',
-  PHISHING_REPORT_ADDRESS: 'set PHISHING_REPORT_ADDRESS to the address employees forward suspicious mail to, e.g. phish@example.com',
+  PHISHING_REPORT_ADDRESS:
+    'set PHISHING_REPORT_ADDRESS to the address employees forward suspicious mail to, e.g. phish@example.com',
   PHISHING_GATEWAY_PORT: 'set PHISHING_GATEWAY_PORT to a port number, or 0 to turn the gateway off',
-  PHISHING_GATEWAY_NEXT_HOP: 'set PHISHING_GATEWAY_NEXT_HOP to the mail server the gateway relays to, e.g. smtp://10.0.0.5:25',
+  PHISHING_GATEWAY_NEXT_HOP:
+    'set PHISHING_GATEWAY_NEXT_HOP to the mail server the gateway relays to, e.g. smtp://10.0.0.5:25',
   TRUST_PROXY: 'use the number of proxy hops (e.g. 1) or the proxy addresses (e.g. 10.0.0.5,10.1.0.0/16)',
   MAILWARDEN_MASTER_KEY: 'provide 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
 };
@@ -98,7 +130,46 @@ export type Config = {
   bounceDomain?: string;
   /** Phishing report mailbox and gateway (src/phishing/smtp.ts). Optional in the type: absent = off. */
   phishing?: PhishingConfig;
+  /** The delivery engine (src/delivery/engine.ts). Optional in the type: absent = defaults. */
+  delivery?: DeliveryConfig;
 };
+
+export type RateLimit = { per: 'second' | 'minute' | 'hour' | 'day'; max: number };
+
+export type DeliveryConfig = {
+  inServe: boolean;
+  concurrency: number;
+  batchSize: number;
+  leaseSeconds: number;
+  retryHours: number;
+  relayLimits: RateLimit[];
+  domainLimits: Record<string, RateLimit[]>;
+};
+
+const UNIT = { s: 'second', m: 'minute', h: 'hour', d: 'day' } as const;
+function parseRates(v: string): RateLimit[] {
+  return v.split(',').map((r) => {
+    const [n, u] = r.split('/');
+    return { per: UNIT[u as keyof typeof UNIT], max: Number(n) };
+  });
+}
+
+function deliveryConfig(env: z.infer<typeof envSchema>): DeliveryConfig {
+  const domainLimits: Record<string, RateLimit[]> = {};
+  for (const part of (env.DELIVERY_DOMAIN_LIMITS ?? '').split(';').filter(Boolean)) {
+    const [d, rates] = part.split('=');
+    domainLimits[d.toLowerCase()] = parseRates(rates);
+  }
+  return {
+    inServe: env.DELIVERY_IN_SERVE === 'true',
+    concurrency: env.DELIVERY_CONCURRENCY,
+    batchSize: env.DELIVERY_BATCH_SIZE,
+    leaseSeconds: env.DELIVERY_LEASE_SECONDS,
+    retryHours: env.DELIVERY_RETRY_HOURS,
+    relayLimits: env.SMTP_RATE_LIMIT ? parseRates(env.SMTP_RATE_LIMIT) : [],
+    domainLimits,
+  };
+}
 
 export type PhishingConfig = {
   smtpPort: number;
@@ -137,7 +208,10 @@ function resolveMasterKey(env: z.infer<typeof envSchema>, dataDir: string, embed
   if (env.MAILWARDEN_MASTER_KEY) return { key: parseMasterKey(env.MAILWARDEN_MASTER_KEY), source: 'env' };
   if (env.MAILWARDEN_MASTER_KEY_FILE) {
     if (!existsSync(env.MAILWARDEN_MASTER_KEY_FILE))
-      throw new ConfigError('MAILWARDEN_MASTER_KEY_FILE', `file ${env.MAILWARDEN_MASTER_KEY_FILE} does not exist`);
+      throw new ConfigError(
+        'MAILWARDEN_MASTER_KEY_FILE',
+        `file ${env.MAILWARDEN_MASTER_KEY_FILE} does not exist`,
+      );
     return {
       key: parseMasterKey(readFileSync(env.MAILWARDEN_MASTER_KEY_FILE, 'utf8'), 'MAILWARDEN_MASTER_KEY_FILE'),
       source: 'file',
@@ -159,7 +233,10 @@ function resolveMasterKey(env: z.infer<typeof envSchema>, dataDir: string, embed
 }
 
 /** Load the .env file (if present) into a copy of the environment; real env wins. */
-export function readEnvironment(base: NodeJS.ProcessEnv = process.env, envFile = '.env'): Record<string, string | undefined> {
+export function readEnvironment(
+  base: NodeJS.ProcessEnv = process.env,
+  envFile = '.env',
+): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   if (existsSync(envFile)) {
     for (const line of readFileSync(envFile, 'utf8').split(/\r?\n/)) {
@@ -180,7 +257,10 @@ const list = (v: string | undefined) =>
 
 function phishingConfig(env: z.infer<typeof envSchema>, publicUrl: string): PhishingConfig {
   if (env.PHISHING_GATEWAY_PORT && !env.PHISHING_GATEWAY_NEXT_HOP)
-    throw new ConfigError('PHISHING_GATEWAY_NEXT_HOP', `is required when PHISHING_GATEWAY_PORT is set — ${fixes.PHISHING_GATEWAY_NEXT_HOP}`);
+    throw new ConfigError(
+      'PHISHING_GATEWAY_NEXT_HOP',
+      `is required when PHISHING_GATEWAY_PORT is set — ${fixes.PHISHING_GATEWAY_NEXT_HOP}`,
+    );
   return {
     smtpPort: env.PHISHING_SMTP_PORT,
     reportAddress: env.PHISHING_REPORT_ADDRESS?.toLowerCase(),
@@ -231,5 +311,6 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnvi
     inboundSmtpPort: env.INBOUND_SMTP_PORT,
     bounceDomain: (env.BOUNCE_DOMAIN ?? `bounce.${new URL(publicUrl).hostname}`).toLowerCase(),
     phishing: phishingConfig(env, publicUrl),
+    delivery: deliveryConfig(env),
   };
 }

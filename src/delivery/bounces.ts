@@ -10,6 +10,8 @@
 // message's Message-ID (deterministic per campaign and contact, compose.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import PostalMime from 'postal-mime';
+import { deriveKey } from '../crypto/aead.ts';
+import { messageIdFor } from './compose.ts';
 
 export type BounceClass = 'hard' | 'soft' | 'success';
 export type BounceCategory =
@@ -71,9 +73,13 @@ export type ParseOutcome =
  * routing trouble, 5.7.x policy/reputation blocks (a block must not suppress the
  * person; it is a sender problem). 5.2.1 (mailbox disabled) stays hard.
  */
-export function classifyStatus(status: string | null, action = 'failed'): { class: BounceClass; category: BounceCategory } {
+export function classifyStatus(
+  status: string | null,
+  action = 'failed',
+): { class: BounceClass; category: BounceCategory } {
   const a = action.toLowerCase();
-  if (a === 'delivered' || a === 'relayed' || a === 'expanded') return { class: 'success', category: 'delivered' };
+  if (a === 'delivered' || a === 'relayed' || a === 'expanded')
+    return { class: 'success', category: 'delivered' };
   const m = status ? /^([245])\.(\d{1,3})\.(\d{1,3})$/.exec(status.trim()) : null;
   if (a === 'delayed') return { class: 'soft', category: 'transient' };
   if (!m) return { class: 'soft', category: 'other' };
@@ -106,21 +112,61 @@ export function classifyStatus(status: string | null, action = 'failed'): { clas
 
 // ---- VERP --------------------------------------------------------------------------------
 
+/** The key of VERP return paths: the engine signs with it, the bounce processor checks with it. */
+export function verpKey(masterKey: Buffer): Buffer {
+  return deriveKey(masterKey, 'verp');
+}
+
+/** The key of deterministic Message-IDs (compose.ts `messageIdFor`). */
+export function messageIdKey(masterKey: Buffer): Buffer {
+  return deriveKey(masterKey, 'message-ids');
+}
+
+/**
+ * The (campaign, contact) of one of our Message-IDs (`<c{campaign}.r{contact}.{mac}@domain>`),
+ * or null: the MAC is recomputed, so a report cannot name a contact we never mailed.
+ */
+export function parseMessageId(
+  key: Buffer,
+  messageId: string | null | undefined,
+): { campaignId: string; contactId: string } | null {
+  if (!messageId) return null;
+  const m = /^<?c(\d{1,18})\.r([A-Za-z0-9-]{1,64})\.([0-9a-f]{8})@([^<>\s@]{1,253})>?$/.exec(
+    messageId.trim(),
+  );
+  if (!m) return null;
+  const expected = messageIdFor(key, m[1], m[2], m[4]);
+  const given = `<c${m[1]}.r${m[2]}.${m[3]}@${m[4]}>`;
+  if (expected.length !== given.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(given)))
+    return null;
+  return { campaignId: m[1], contactId: m[2] };
+}
+
 function verpMac(key: Buffer, local: string): string {
   return createHmac('sha256', key).update(local).digest('hex').slice(0, 10);
 }
 
 /** `b-<campaign>-<contact>-<mac>@<bounceDomain>`: lower-case only, ≤ 64 characters before the @. */
-export function verpAddress(key: Buffer, campaignId: string | number, contactId: string, bounceDomain: string): string {
+export function verpAddress(
+  key: Buffer,
+  campaignId: string | number,
+  contactId: string,
+  bounceDomain: string,
+): string {
   const local = `b-${campaignId}-${contactId}`.toLowerCase();
-  if (!/^[a-z0-9-]+$/.test(local)) throw new TypeError('campaign and contact ids must be alphanumeric (or dashes)');
+  if (!/^[a-z0-9-]+$/.test(local))
+    throw new TypeError('campaign and contact ids must be alphanumeric (or dashes)');
   const addr = `${local}-${verpMac(key, local)}`;
   if (addr.length > 64) throw new TypeError('VERP local part too long');
   return `${addr}@${bounceDomain.toLowerCase()}`;
 }
 
 /** The (campaign, contact) a VERP address stands for, or null when it is not one of ours. */
-export function parseVerp(key: Buffer, address: string | null | undefined, bounceDomain: string): { campaignId: string; contactId: string } | null {
+export function parseVerp(
+  key: Buffer,
+  address: string | null | undefined,
+  bounceDomain: string,
+): { campaignId: string; contactId: string } | null {
   if (!address) return null;
   const m = /^b-([a-z0-9]+)-([a-z0-9-]+)-([0-9a-f]{10})@(.+)$/.exec(address.trim().toLowerCase());
   if (!m || m[4] !== bounceDomain.toLowerCase()) return null;
@@ -164,7 +210,8 @@ export function fieldGroups(text: string, maxGroups = 1000): Fields[] {
 
 const first = (f: Fields | undefined, key: string): string | null => f?.get(key)?.[0] ?? null;
 /** `rfc822; user@example.com` → `user@example.com` (address-type / diagnostic-type prefix dropped). */
-const typed = (v: string | null): string | null => (v === null ? null : v.replace(/^[\w.-]+\s*;\s*/, '').trim() || null);
+const typed = (v: string | null): string | null =>
+  v === null ? null : v.replace(/^[\w.-]+\s*;\s*/, '').trim() || null;
 const bareAddress = (v: string | null): string | null => {
   if (!v) return null;
   const m = /<([^<>\s]+@[^<>\s]+)>/.exec(v) ?? /([^\s<>;,"]+@[^\s<>;,"]+)/.exec(v);
@@ -185,7 +232,9 @@ const messageIdOf = (v: string | null): string | null => {
 
 type Attachment = { mimeType: string; content: ArrayBuffer | Uint8Array | string };
 const textOf = (a: Attachment): string =>
-  typeof a.content === 'string' ? a.content : Buffer.from(a.content instanceof ArrayBuffer ? new Uint8Array(a.content) : a.content).toString('utf8');
+  typeof a.content === 'string'
+    ? a.content
+    : Buffer.from(a.content instanceof ArrayBuffer ? new Uint8Array(a.content) : a.content).toString('utf8');
 
 export type ParseOptions = {
   /** Envelope recipients the report was delivered to (RCPT TO). */
@@ -201,7 +250,11 @@ export async function parseReport(raw: Buffer | Uint8Array, opts: ParseOptions =
     if (raw.length > MAX_RAW) return { status: 'unparseable', kind: 'unknown', error: 'message too large' };
     return await parseUnsafe(Buffer.from(raw), opts);
   } catch (err) {
-    return { status: 'unparseable', kind: 'unknown', error: `parse error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500) };
+    return {
+      status: 'unparseable',
+      kind: 'unknown',
+      error: `parse error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500),
+    };
   }
 }
 
@@ -216,7 +269,13 @@ async function parseUnsafe(raw: Buffer, opts: ParseOptions): Promise<ParseOutcom
   const reportType = /report-type\s*=\s*"?([\w-]+)"?/i.exec(contentType)?.[1]?.toLowerCase() ?? '';
   const attachments = email.attachments as Attachment[];
   const find = (...types: string[]) => attachments.find((a) => types.includes(a.mimeType.toLowerCase()));
-  const original = find('message/rfc822', 'text/rfc822-headers', 'message/rfc822-headers', 'message/global', 'message/global-headers');
+  const original = find(
+    'message/rfc822',
+    'text/rfc822-headers',
+    'message/rfc822-headers',
+    'message/global',
+    'message/global-headers',
+  );
   const originalText = original ? textOf(original).slice(0, 256 * 1024) : '';
   const originalMessageId = messageIdOf(headerFromBlock(originalText, 'message-id'));
 
@@ -274,10 +333,18 @@ async function parseUnsafe(raw: Buffer, opts: ParseOptions): Promise<ParseOutcom
           ...classifyStatus(st, action),
         };
       });
-    if (recipients.length === 0) return { status: 'unparseable', kind: 'dsn', error: 'no per-recipient fields' };
+    if (recipients.length === 0)
+      return { status: 'unparseable', kind: 'dsn', error: 'no per-recipient fields' };
     return {
       status: 'parsed',
-      report: { kind: 'dsn', reportingMta: typed(first(perMessage, 'reporting-mta')), recipients, originalMessageId, verp, heuristic: false },
+      report: {
+        kind: 'dsn',
+        reportingMta: typed(first(perMessage, 'reporting-mta')),
+        recipients,
+        originalMessageId,
+        verp,
+        heuristic: false,
+      },
     };
   }
 
@@ -295,14 +362,27 @@ async function parseUnsafe(raw: Buffer, opts: ParseOptions): Promise<ParseOutcom
   if (looksLikeBounce && code) {
     const st = code[0];
     const recipient = bareAddress(/(?:^|\s)<?([^\s<>]+@[^\s<>]+?)>?:?\s*$/m.exec(body)?.[1] ?? null);
-    const line = body.split(/\r?\n/).find((l) => l.includes(st))?.trim().slice(0, 1000) ?? null;
+    const line =
+      body
+        .split(/\r?\n/)
+        .find((l) => l.includes(st))
+        ?.trim()
+        .slice(0, 1000) ?? null;
     return {
       status: 'parsed',
       report: {
         kind: 'dsn',
         reportingMta: null,
         recipients: [
-          { finalRecipient: recipient, originalRecipient: null, action: 'failed', status: st, diagnosticCode: line, remoteMta: null, ...classifyStatus(st) },
+          {
+            finalRecipient: recipient,
+            originalRecipient: null,
+            action: 'failed',
+            status: st,
+            diagnosticCode: line,
+            remoteMta: null,
+            ...classifyStatus(st),
+          },
         ],
         originalMessageId,
         verp,

@@ -55,6 +55,8 @@ export type Recipient = {
   unsubscribeMailto?: string;
   /** Values for the body slots. A missing slot is an error (never sends a marker). */
   slots?: Record<string, string>;
+  /** A personalised subject replacing the template's. */
+  subject?: string;
   /** Fully personalised bodies that replace the template's (encoded per recipient). */
   text?: string;
   html?: string;
@@ -78,9 +80,11 @@ export type MessageTemplate = {
   messageIdDomain: string;
   messageIdKey: Buffer;
   encoding: 'quoted-printable' | 'base64';
-  /** Static headers before and after the per-recipient ones. */
+  /** Static headers before and after the per-recipient ones (headAfter = subjectLine + headRest). */
   headBefore: Buffer;
   headAfter: Buffer;
+  subjectLine: Buffer;
+  headRest: Buffer;
   parts: PartTemplate[];
   /** Closing boundary (or empty). */
   suffix: Buffer;
@@ -155,7 +159,12 @@ export function rfc5322Date(d: Date): string {
 }
 
 /** Deterministic per (campaign, contact): retries and duplicates carry the same id. */
-export function messageIdFor(key: Buffer, campaignId: number | string, contactId: number | string, domain: string): string {
+export function messageIdFor(
+  key: Buffer,
+  campaignId: number | string,
+  contactId: number | string,
+  domain: string,
+): string {
   const mac = createHmac('sha256', key).update(`${campaignId}.${contactId}`).digest('hex').slice(0, 8);
   return `<c${campaignId}.r${contactId}.${mac}@${domain}>`;
 }
@@ -194,7 +203,8 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
   const multipart = kinds.length > 1;
 
   const before = header('From', formatAddress(msg.from));
-  let after = header('Subject', encodeSubject(msg.subject));
+  const subjectLine = header('Subject', encodeSubject(msg.subject));
+  let after = '';
   if (msg.replyTo) after += header('Reply-To', formatAddress(msg.replyTo));
   for (const [name, value] of Object.entries(msg.headers ?? {})) {
     if (!/^[A-Za-z0-9-]+$/.test(name)) throw new TypeError(`invalid header name ${name}`);
@@ -206,7 +216,9 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
 
   const parts: PartTemplate[] = kinds.map((kind) => {
     const source = toParts(msg[kind] as Body);
-    const prefix = multipart ? Buffer.from(`--${boundary}${CRLF}${partHeaders(kind, encoding)}${CRLF}`) : Buffer.alloc(0);
+    const prefix = multipart
+      ? Buffer.from(`--${boundary}${CRLF}${partHeaders(kind, encoding)}${CRLF}`)
+      : Buffer.alloc(0);
     const hasSlots = source.some((p) => typeof p !== 'string');
     const pieces: Piece[] = [];
     if (encoding === 'quoted-printable') {
@@ -226,7 +238,9 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
     messageIdKey: msg.messageIdKey,
     encoding,
     headBefore: Buffer.from(before),
-    headAfter: Buffer.from(after),
+    headAfter: Buffer.from(subjectLine + after),
+    subjectLine: Buffer.from(subjectLine),
+    headRest: Buffer.from(after),
     parts,
     suffix,
     staticBody: null,
@@ -250,7 +264,9 @@ function buildBody(t: MessageTemplate, r: Recipient | undefined): Buffer {
     chunks.push(part.prefix);
     const override = r?.[part.kind];
     if (override !== undefined) {
-      chunks.push(Buffer.from(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true), 'latin1'));
+      chunks.push(
+        Buffer.from(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true), 'latin1'),
+      );
     } else if (t.encoding === 'base64' && part.hasSlots) {
       const text = part.source.map((p) => (typeof p === 'string' ? p : slotValue(r, p.slot))).join('');
       chunks.push(Buffer.from(base64Lines(text), 'latin1'));
@@ -284,10 +300,21 @@ export function personalise(t: MessageTemplate, r: Recipient): PersonalisedMessa
   }
   if (unsubscribe.length) middle += header('List-Unsubscribe', unsubscribe.join(', '));
   if (r.unsubscribeUrl) middle += `List-Unsubscribe-Post: List-Unsubscribe=One-Click${CRLF}`;
-  const head = Buffer.concat([Buffer.from(perRecipient), t.headBefore, Buffer.from(middle), t.headAfter]);
+  const after =
+    r.subject === undefined
+      ? [t.headAfter]
+      : [Buffer.from(header('Subject', encodeSubject(r.subject))), t.headRest];
+  const head = Buffer.concat([Buffer.from(perRecipient), t.headBefore, Buffer.from(middle), ...after]);
   const personalBody = r.text !== undefined || r.html !== undefined || t.staticBody === null;
   const body = personalBody ? buildBody(t, r) : (t.staticBody as Buffer);
-  return { messageId, envelope: { from: r.returnPath, to: [r.to.address] }, head, body, bodyIsStatic: !personalBody, template: t };
+  return {
+    messageId,
+    envelope: { from: r.returnPath, to: [r.to.address] },
+    head,
+    body,
+    bodyIsStatic: !personalBody,
+    template: t,
+  };
 }
 
 /** The bytes to hand to SMTP (unsigned). dkim.ts `signMessage` prepends signatures instead. */

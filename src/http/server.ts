@@ -13,6 +13,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../config/logger.ts';
 import type { Database } from '../db/client.ts';
+import type { TransactionalKeys } from '../delivery/transactional.ts';
 import type { Vault } from '../contacts/vault.ts';
 import { pendingMigrations } from '../db/migrate.ts';
 import { registerRequestAuth } from '../auth/request-auth.ts';
@@ -30,6 +31,8 @@ export type ServerDeps = {
   vault: Vault;
   /** deriveKey(masterKey, 'dkim-keys'): seals DKIM private keys (campaigns domain). */
   dkimKey?: Buffer;
+  /** Delivery keys (tracking tokens, VERP, Message-IDs, transactional seal) and the bounce domain. */
+  delivery?: { keys: TransactionalKeys; bounceDomain: string };
 };
 
 /** A domain's routes: a plain function that adds them to the app. */

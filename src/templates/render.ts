@@ -50,9 +50,9 @@ const common = {
 } as const;
 
 /** HTML parts: every output is HTML-escaped unless the author writes `| raw`. */
-const htmlEngine = new Liquid({ ...common, outputEscape: 'escape' });
+export const htmlEngine = new Liquid({ ...common, outputEscape: 'escape' });
 /** Subject and text parts: no escaping. */
-const textEngine = new Liquid({ ...common });
+export const textEngine = new Liquid({ ...common });
 
 // ---------------------------------------------------------------------------
 // Variables

@@ -1,14 +1,35 @@
 // Campaign wizard: details → review (every guardrail's result) → submit /
 // approve / launch; plus the approval queue.
-import { Badge, Button, Group, NativeSelect, Paper, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Badge,
+  Button,
+  Group,
+  NativeSelect,
+  Paper,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { request } from '../../api.ts';
 import { ErrorAlert } from '../../components/ErrorAlert.tsx';
 import { QueryState } from '../../components/QueryState.tsx';
+import { CampaignDelivery } from './CampaignDelivery.tsx';
 
 type Guardrail = { id: string; title: string; status: 'pass' | 'fail' | 'needs_approval'; detail: string };
-type Campaign = { id: number; name: string; state: string; templateId: number | null; segmentId: number | null; recipientCount: number | null; guardrails: Guardrail[] | null };
+type Campaign = {
+  id: number;
+  name: string;
+  state: string;
+  templateId: number | null;
+  segmentId: number | null;
+  recipientCount: number | null;
+  guardrails: Guardrail[] | null;
+};
 type Named = { id: number; name: string };
 type Domain = { id: number; domain: string; verified: boolean };
 
@@ -36,12 +57,33 @@ export function GuardrailList({ results }: { results: Guardrail[] }) {
 
 export function CampaignsPage() {
   const qc = useQueryClient();
-  const campaigns = useQuery({ queryKey: ['campaigns'], queryFn: () => request<{ items: Campaign[] }>('GET', '/api/campaigns') });
-  const templates = useQuery({ queryKey: ['templates'], queryFn: () => request<{ items: Named[] }>('GET', '/api/templates'), retry: false });
-  const segments = useQuery({ queryKey: ['segments'], queryFn: () => request<{ items: Named[] }>('GET', '/api/segments'), retry: false });
-  const domains = useQuery({ queryKey: ['sending-domains'], queryFn: () => request<{ items: Domain[] }>('GET', '/api/sending-domains') });
-  const [form, setForm] = useState({ name: '', templateId: '', segmentId: '', sendingDomainId: '', tracking: true });
+  const campaigns = useQuery({
+    queryKey: ['campaigns'],
+    queryFn: () => request<{ items: Campaign[] }>('GET', '/api/campaigns'),
+  });
+  const templates = useQuery({
+    queryKey: ['templates'],
+    queryFn: () => request<{ items: Named[] }>('GET', '/api/templates'),
+    retry: false,
+  });
+  const segments = useQuery({
+    queryKey: ['segments'],
+    queryFn: () => request<{ items: Named[] }>('GET', '/api/segments'),
+    retry: false,
+  });
+  const domains = useQuery({
+    queryKey: ['sending-domains'],
+    queryFn: () => request<{ items: Domain[] }>('GET', '/api/sending-domains'),
+  });
+  const [form, setForm] = useState({
+    name: '',
+    templateId: '',
+    segmentId: '',
+    sendingDomainId: '',
+    tracking: true,
+  });
   const [selected, setSelected] = useState<number | null>(null);
+  const [delivery, setDelivery] = useState<number | null>(null);
   const refresh = () => qc.invalidateQueries({ queryKey: ['campaigns'] });
   const create = useMutation({
     mutationFn: () =>
@@ -57,25 +99,58 @@ export function CampaignsPage() {
       void refresh();
     },
   });
-  const review = useMutation({ mutationFn: (id: number) => request<{ guardrails: Guardrail[] }>('POST', `/api/campaigns/${id}/guardrails`) });
-  const act = useMutation({ mutationFn: ({ id, t }: { id: number; t: string }) => request('POST', `/api/campaigns/${id}/${t}`), onSuccess: refresh });
-  const opts = (items: Named[] | undefined) => [{ value: '', label: '—' }, ...(items ?? []).map((x) => ({ value: String(x.id), label: x.name }))];
+  const review = useMutation({
+    mutationFn: (id: number) =>
+      request<{ guardrails: Guardrail[] }>('POST', `/api/campaigns/${id}/guardrails`),
+  });
+  const act = useMutation({
+    mutationFn: ({ id, t }: { id: number; t: string }) => request('POST', `/api/campaigns/${id}/${t}`),
+    onSuccess: refresh,
+  });
+  const opts = (items: Named[] | undefined) => [
+    { value: '', label: '—' },
+    ...(items ?? []).map((x) => ({ value: String(x.id), label: x.name })),
+  ];
 
   return (
     <Stack>
       <Paper withBorder p="md">
         <Stack maw={560}>
           <Title order={3}>1. Details</Title>
-          <TextInput label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
-          <NativeSelect label="Template" data={opts(templates.data?.items)} value={form.templateId} onChange={(e) => setForm({ ...form, templateId: e.currentTarget.value })} />
-          <NativeSelect label="Segment" data={opts(segments.data?.items)} value={form.segmentId} onChange={(e) => setForm({ ...form, segmentId: e.currentTarget.value })} />
+          <TextInput
+            label="Name"
+            value={form.name}
+            onChange={(e) => setForm({ ...form, name: e.currentTarget.value })}
+          />
+          <NativeSelect
+            label="Template"
+            data={opts(templates.data?.items)}
+            value={form.templateId}
+            onChange={(e) => setForm({ ...form, templateId: e.currentTarget.value })}
+          />
+          <NativeSelect
+            label="Segment"
+            data={opts(segments.data?.items)}
+            value={form.segmentId}
+            onChange={(e) => setForm({ ...form, segmentId: e.currentTarget.value })}
+          />
           <NativeSelect
             label="Sending domain"
-            data={[{ value: '', label: '—' }, ...(domains.data?.items ?? []).map((d) => ({ value: String(d.id), label: `${d.domain}${d.verified ? '' : ' (unverified)'}` }))]}
+            data={[
+              { value: '', label: '—' },
+              ...(domains.data?.items ?? []).map((d) => ({
+                value: String(d.id),
+                label: `${d.domain}${d.verified ? '' : ' (unverified)'}`,
+              })),
+            ]}
             value={form.sendingDomainId}
             onChange={(e) => setForm({ ...form, sendingDomainId: e.currentTarget.value })}
           />
-          <Switch label="Open and click tracking" checked={form.tracking} onChange={(e) => setForm({ ...form, tracking: e.currentTarget.checked })} />
+          <Switch
+            label="Open and click tracking"
+            checked={form.tracking}
+            onChange={(e) => setForm({ ...form, tracking: e.currentTarget.checked })}
+          />
           <Button onClick={() => create.mutate()} disabled={!form.name} loading={create.isPending}>
             Create draft
           </Button>
@@ -86,7 +161,12 @@ export function CampaignsPage() {
         <Paper withBorder p="md">
           <Stack>
             <Title order={3}>2. Review campaign #{selected}</Title>
-            <Button variant="default" onClick={() => review.mutate(selected)} loading={review.isPending} w={200}>
+            <Button
+              variant="default"
+              onClick={() => review.mutate(selected)}
+              loading={review.isPending}
+              w={200}
+            >
               Check guardrails
             </Button>
             <ErrorAlert error={review.error} />
@@ -94,6 +174,7 @@ export function CampaignsPage() {
           </Stack>
         </Paper>
       )}
+      {delivery && <CampaignDelivery campaignId={delivery} onClose={() => setDelivery(null)} />}
       <ErrorAlert error={act.error} />
       <QueryState query={campaigns}>
         {(data) => (
@@ -119,6 +200,11 @@ export function CampaignsPage() {
                       <Button size="xs" variant="default" onClick={() => setSelected(c.id)}>
                         Review
                       </Button>
+                      {['sending', 'scheduled', 'paused', 'completed', 'cancelled'].includes(c.state) && (
+                        <Button size="xs" variant="light" onClick={() => setDelivery(c.id)}>
+                          Progress &amp; stats
+                        </Button>
+                      )}
                       {c.state === 'draft' && (
                         <Button size="xs" onClick={() => act.mutate({ id: c.id, t: 'submit' })}>
                           Submit for review
@@ -130,17 +216,30 @@ export function CampaignsPage() {
                         </Button>
                       )}
                       {(c.state === 'sending' || c.state === 'scheduled') && (
-                        <Button size="xs" variant="default" onClick={() => act.mutate({ id: c.id, t: 'pause' })}>
+                        <Button
+                          size="xs"
+                          variant="default"
+                          onClick={() => act.mutate({ id: c.id, t: 'pause' })}
+                        >
                           Pause
                         </Button>
                       )}
                       {c.state === 'paused' && (
-                        <Button size="xs" variant="default" onClick={() => act.mutate({ id: c.id, t: 'resume' })}>
+                        <Button
+                          size="xs"
+                          variant="default"
+                          onClick={() => act.mutate({ id: c.id, t: 'resume' })}
+                        >
                           Resume
                         </Button>
                       )}
                       {!['completed', 'cancelled'].includes(c.state) && (
-                        <Button size="xs" color="red" variant="subtle" onClick={() => act.mutate({ id: c.id, t: 'cancel' })}>
+                        <Button
+                          size="xs"
+                          color="red"
+                          variant="subtle"
+                          onClick={() => act.mutate({ id: c.id, t: 'cancel' })}
+                        >
                           Cancel
                         </Button>
                       )}
@@ -161,9 +260,16 @@ export function ApprovalsPage() {
   const qc = useQueryClient();
   const q = useQuery({
     queryKey: ['approvals'],
-    queryFn: () => request<{ campaigns: Campaign[]; templates: (Named & { sensitiveFields: string[] })[] }>('GET', '/api/approvals'),
+    queryFn: () =>
+      request<{ campaigns: Campaign[]; templates: (Named & { sensitiveFields: string[] })[] }>(
+        'GET',
+        '/api/approvals',
+      ),
   });
-  const act = useMutation({ mutationFn: (path: string) => request('POST', path), onSuccess: () => qc.invalidateQueries({ queryKey: ['approvals'] }) });
+  const act = useMutation({
+    mutationFn: (path: string) => request('POST', path),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['approvals'] }),
+  });
   return (
     <Stack>
       <ErrorAlert error={act.error} />
