@@ -287,7 +287,8 @@ async function launch(db: Tx, kr: Keyring, publicUrl: string, actor: Actor, send
     throw guardrailProblem(results, blockers, 'Launch blocked');
   }
   const segment = await getSegment(db, c.segmentId!);
-  const ctx = await compileContext(db, kr);
+  // With the rule: email-domain conditions are decided exactly (decrypt-and-check, segments/domains.ts).
+  const ctx = await compileContext(db, kr, segment.rule);
   const s = c.schedule;
   const sendAt = s.mode === 'now' ? { mode: 'now' as const } : s.mode === 'at' ? { mode: 'at' as const, at: s.at } : s;
   return db.transaction(async (tx) => {

@@ -38,7 +38,8 @@ export function registerContactsCommands(program: Command) {
     .option('--default-country <code>', 'country for national phone numbers')
     .option('--resume <importId>', 'continue an interrupted import of the same file')
     .option('--batch-size <n>', 'rows per transaction', '1000')
-    .action(async (file: string, opts: { list?: string; map: string[]; onDuplicate: string; format?: string; defaultCountry?: string; resume?: string; batchSize: string }) => {
+    .option('--consent <purpose=state>', 'record consent for every imported contact, e.g. marketing_email=subscribed (evidence: this import file)')
+    .action(async (file: string, opts: { list?: string; map: string[]; onDuplicate: string; format?: string; defaultCountry?: string; resume?: string; batchSize: string; consent?: string }) => {
       if (opts.onDuplicate !== 'update' && opts.onDuplicate !== 'skip') fail('--on-duplicate must be update or skip', 2);
       const format = (opts.format ?? (/\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv')) as 'csv' | 'jsonl';
       const mapping: Record<string, string> = {};
@@ -48,11 +49,14 @@ export function registerContactsCommands(program: Command) {
         mapping[m.slice(0, i)] = m.slice(i + 1);
       }
       if (!opts.resume && Object.keys(mapping).length === 0) fail('give at least one --map column=field (email is required)', 2);
+      const consentMatch = opts.consent ? /^([a-z0-9_:-]{1,64})=(subscribed|pending|unsubscribed)$/.exec(opts.consent) : null;
+      if (opts.consent && !consentMatch) fail('--consent must be purpose=subscribed|pending|unsubscribed', 2);
+      const consent = consentMatch ? { purpose: consentMatch[1], state: consentMatch[2] as 'subscribed' | 'pending' | 'unsubscribed' } : null;
       const total = statSync(file).size;
       await withDatabase(async (database, config) => {
         const vault = new Vault(database.db, keyProviderFromConfig(config));
         await vault.ready().catch((err) => fail((err as Error).message, 2));
-        const options: ImportOptions = { mapping, list: opts.list ?? null, onDuplicate: opts.onDuplicate as 'update' | 'skip', defaultCountry: opts.defaultCountry ?? null };
+        const options: ImportOptions = { mapping, list: opts.list ?? null, onDuplicate: opts.onDuplicate as 'update' | 'skip', defaultCountry: opts.defaultCountry ?? null, consent };
         const imp = opts.resume
           ? await getImport(database.db, opts.resume).catch(() => fail(`no import ${opts.resume}`))
           : await createImport(database.db, { filename: basename(file), format, options, createdBy: cliActor().label });

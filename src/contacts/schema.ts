@@ -176,6 +176,27 @@ export const contactConsents = pgTable(
   (t) => [index('contact_consents_contact_idx').on(t.contactId, t.purpose, t.at)],
 );
 
+/**
+ * Current consent per (contact, purpose): the latest contact_consents row by
+ * (at, id). Kept by a statement-level trigger on contact_consents (migration
+ * 0009_segments_consent_current), so every write path — service, import, raw
+ * SQL — maintains it, and segment filters join it (hash/merge join) instead of
+ * sorting the history once per contact.
+ */
+export const contactConsentCurrent = pgTable(
+  'contact_consent_current',
+  {
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    state: text('state').$type<ConsentState>().notNull(),
+    consentId: uuid('consent_id').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.contactId, t.purpose] })],
+);
+
 export const suppressionReasons = ['unsubscribed', 'hard_bounced', 'complained', 'erased', 'manual'] as const;
 export type SuppressionReason = (typeof suppressionReasons)[number];
 

@@ -63,6 +63,8 @@ export type EngineOptions = {
   logger?: Logger;
   worker?: string;
   batchSize?: number;
+  /** Claim-and-send loops per process (default 2); concurrency is shared by them. */
+  lanes?: number;
   concurrency?: number;
   leaseSeconds?: number;
   idleMs?: number;
@@ -74,19 +76,31 @@ export type EngineOptions = {
 
 export type Engine = { worker: string; stop(): Promise<void>; kick(): void; sent(): number };
 
-const sleep = (ms: number, signal: { wake?: () => void }) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.wake = () => {
-      clearTimeout(t);
-      resolve();
-    };
-  });
+/** Sleep that `wake()` ends early (a kick, or stop). */
+function sleeper() {
+  const wakers = new Set<() => void>();
+  return {
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          wakers.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, ms);
+        wakers.add(done);
+      }),
+    wake: () => {
+      for (const w of [...wakers]) w();
+    },
+  };
+}
 
 export function startDeliveryEngine(o: EngineOptions): Engine {
   const worker = o.worker ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const opts = {
     batchSize: o.batchSize ?? 200,
+    lanes: o.lanes ?? 2,
     concurrency: o.concurrency ?? 8,
     leaseSeconds: o.leaseSeconds ?? 60,
     idleMs: o.idleMs ?? 500,
@@ -95,7 +109,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
     limits: o.limits ?? { relay: [], domains: {} },
   };
   const cache = new Map<number, CampaignMessage>();
-  const signal: { wake?: () => void } = {};
+  const idle = sleeper();
   let stopped = false;
   let sentCount = 0;
   let turn = 0;
@@ -146,7 +160,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
         o.logger?.error({ err }, 'delivery engine turn failed');
         did = 0;
       }
-      if (!did && !stopped) await sleep(opts.idleMs, signal);
+      if (!did && !stopped) await idle.sleep(opts.idleMs);
     }
   }
 
@@ -350,14 +364,15 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
     return { ...base, state: 'failed' };
   }
 
-  const running = loop();
+  // Several lanes per process: one lane's database round trips (claim, load, record) overlap another's sending.
+  const running = Promise.all(Array.from({ length: opts.lanes }, () => loop()));
   return {
     worker,
-    kick: () => signal.wake?.(),
+    kick: () => idle.wake(),
     sent: () => sentCount,
     async stop() {
       stopped = true;
-      signal.wake?.();
+      idle.wake();
       await running;
     },
   };

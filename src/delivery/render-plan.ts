@@ -88,6 +88,7 @@ export async function planRender(
       expected.set(m[0], (expected.get(m[0]) ?? 0) + 1);
   const markerRe = new RegExp(`zq${nonce}([a-z]+)q`, 'gi');
   const seen = new Map<string, number>();
+  const slotByExpr = new Map<string, string>();
   const cut = (text: string, engine: 'html' | 'text'): BodyPart[] => {
     const parts: BodyPart[] = [];
     let last = 0;
@@ -97,7 +98,10 @@ export async function planRender(
         36,
       );
       const upper = m[0] !== m[0].toLowerCase();
-      const name = `${engine[0]}${index}${upper ? 'u' : ''}`;
+      // One slot per distinct expression (and engine, and case): a name used 14 times is evaluated once per recipient.
+      const key = `${engine}\u0000${upper}\u0000${exprs[index].replace(/\s+/g, ' ')}`;
+      let name = slotByExpr.get(key);
+      if (!name) slotByExpr.set(key, (name = `${engine[0]}${slotByExpr.size}${upper ? 'u' : ''}`));
       if (!slots.has(name))
         slots.set(name, {
           kind: 'expr',

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { describeRule, MAX_DEPTH, parseRule, type Rule, segmentRuleSchema } from './rules.ts';
+import {
+  describeRule,
+  MAX_DEPTH,
+  normaliseDomain,
+  parseRule,
+  type Rule,
+  ruleDomains,
+  segmentRuleSchema,
+} from './rules.ts';
 
 describe('segment rule schema', () => {
   test('accepts a tree using every kind of condition', () => {
@@ -17,7 +25,13 @@ describe('segment rule schema', () => {
         { kind: 'owner', op: 'is_unset' },
         { kind: 'consent', state: 'subscribed' },
         { kind: 'email_domain', op: 'equals', domain: 'example.com' },
-        { kind: 'or', rules: [{ kind: 'engagement', event: 'opened', lastCampaigns: 5, count: { op: 'at_least', n: 2 } }, { kind: 'not', rule: { kind: 'tag', op: 'has_all', tags: ['x', 'y'] } }] },
+        {
+          kind: 'or',
+          rules: [
+            { kind: 'engagement', event: 'opened', lastCampaigns: 5, count: { op: 'at_least', n: 2 } },
+            { kind: 'not', rule: { kind: 'tag', op: 'has_all', tags: ['x', 'y'] } },
+          ],
+        },
         { kind: 'engagement', event: 'clicked', withinDays: 90, count: { op: 'at_most', n: 0 } },
       ],
     });
@@ -48,6 +62,24 @@ describe('segment rule schema', () => {
     let r: Rule = { kind: 'tag', op: 'has_any', tags: ['a'] };
     for (let i = 0; i < MAX_DEPTH; i++) r = { kind: 'not', rule: r };
     assert.equal(segmentRuleSchema.safeParse(r).success, false);
-    assert.equal(segmentRuleSchema.safeParse({ kind: 'and', rules: [] }).success, true, 'empty AND = everyone');
+    assert.equal(
+      segmentRuleSchema.safeParse({ kind: 'and', rules: [] }).success,
+      true,
+      'empty AND = everyone',
+    );
+  });
+
+  test('collects the email domains of a tree, normalised as the blind index was computed', () => {
+    const rule = parseRule({
+      kind: 'or',
+      rules: [
+        { kind: 'email_domain', op: 'equals', domain: 'Example.COM' },
+        { kind: 'not', rule: { kind: 'email_domain', op: 'not_equals', domain: 'example.com' } },
+        { kind: 'and', rules: [{ kind: 'email_domain', op: 'equals', domain: 'xn--bcher-kva.example' }] },
+      ],
+    });
+    assert.deepEqual(ruleDomains(rule), ['example.com', 'xn--bcher-kva.example']);
+    assert.equal(normaliseDomain('MAIL.Example.org'), 'mail.example.org');
+    assert.deepEqual(ruleDomains({ kind: 'and', rules: [] }), []);
   });
 });

@@ -12,6 +12,7 @@
 //   consent    current consent state for a purpose
 //   email_domain  the address's domain, through its blind index (equality only)
 //   engagement received / opened / clicked / bounced one campaign or any, with counts and windows
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 
 export const MAX_DEPTH = 6;
@@ -25,7 +26,10 @@ const key = z
 const scalar = z.union([z.string().max(1000), z.number().finite(), z.boolean()]);
 const isoDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be an ISO date (YYYY-MM-DD)')
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/,
+    'must be an ISO date (YYYY-MM-DD)',
+  )
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be a valid date');
 const days = z.number().int().min(1).max(3650);
 
@@ -33,8 +37,20 @@ const days = z.number().int().min(1).max(3650);
 export const operator = z.discriminatedUnion('op', [
   z.object({ op: z.literal('equals'), value: scalar }),
   z.object({ op: z.literal('not_equals'), value: scalar }),
-  z.object({ op: z.literal('in'), values: z.array(z.union([z.string().max(1000), z.number().finite()])).min(1).max(1000) }),
-  z.object({ op: z.literal('not_in'), values: z.array(z.union([z.string().max(1000), z.number().finite()])).min(1).max(1000) }),
+  z.object({
+    op: z.literal('in'),
+    values: z
+      .array(z.union([z.string().max(1000), z.number().finite()]))
+      .min(1)
+      .max(1000),
+  }),
+  z.object({
+    op: z.literal('not_in'),
+    values: z
+      .array(z.union([z.string().max(1000), z.number().finite()]))
+      .min(1)
+      .max(1000),
+  }),
   z.object({ op: z.literal('contains'), value: z.string().min(1).max(1000) }),
   z.object({ op: z.literal('starts_with'), value: z.string().min(1).max(1000) }),
   z.object({ op: z.literal('gt'), value: z.number().finite() }),
@@ -66,7 +82,11 @@ const companyRule = z
   .object({
     kind: z.literal('company'),
     /** 'name', 'domain' or `attributes.<key>` (plaintext company attribute). */
-    property: z.union([z.literal('name'), z.literal('domain'), z.string().regex(/^attributes\.[A-Za-z][A-Za-z0-9_.-]{0,63}$/)]),
+    property: z.union([
+      z.literal('name'),
+      z.literal('domain'),
+      z.string().regex(/^attributes\.[A-Za-z][A-Za-z0-9_.-]{0,63}$/),
+    ]),
   })
   .and(operator);
 const tagRule = z.object({
@@ -74,9 +94,17 @@ const tagRule = z.object({
   op: z.enum(['has_any', 'has_all', 'has_none']),
   tags: z.array(z.string().min(1).max(64)).min(1).max(100),
 });
-const listRule = z.object({ kind: z.literal('list'), op: z.enum(['member', 'not_member']), listId: z.number().int().positive() });
+const listRule = z.object({
+  kind: z.literal('list'),
+  op: z.enum(['member', 'not_member']),
+  listId: z.number().int().positive(),
+});
 const ownerRule = z.union([
-  z.object({ kind: z.literal('owner'), op: z.enum(['is', 'is_not']), userIds: z.array(z.number().int().positive()).min(1).max(1000) }),
+  z.object({
+    kind: z.literal('owner'),
+    op: z.enum(['is', 'is_not']),
+    userIds: z.array(z.number().int().positive()).min(1).max(1000),
+  }),
   z.object({ kind: z.literal('owner'), op: z.enum(['is_set', 'is_unset']) }),
 ]);
 const consentRule = z.object({
@@ -92,7 +120,10 @@ const emailDomainRule = z.object({
     .string()
     .min(3)
     .max(253)
-    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/, 'must be a domain name'),
+    .regex(
+      /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/,
+      'must be a domain name',
+    ),
 });
 const engagementRule = z
   .object({
@@ -112,7 +143,10 @@ const engagementRule = z
       .object({ op: z.enum(['at_least', 'at_most', 'exactly']), n: z.number().int().min(0).max(1000) })
       .default({ op: 'at_least', n: 1 }),
   })
-  .refine((r) => !(r.campaignId && r.lastCampaigns), { message: 'choose one campaign or the last N campaigns, not both', path: ['lastCampaigns'] })
+  .refine((r) => !(r.campaignId && r.lastCampaigns), {
+    message: 'choose one campaign or the last N campaigns, not both',
+    path: ['lastCampaigns'],
+  })
   .refine((r) => !(r.lastCampaigns && r.count.n > r.lastCampaigns && r.count.op !== 'at_most'), {
     message: 'cannot engage with more campaigns than the last N',
     path: ['count', 'n'],
@@ -134,7 +168,17 @@ export type Rule =
 
 export type LeafRule = Exclude<Rule, { kind: 'and' | 'or' | 'not' }>;
 
-const leaf = z.union([attributeRule, fieldRule, companyRule, tagRule, listRule, ownerRule, consentRule, emailDomainRule, engagementRule]);
+const leaf = z.union([
+  attributeRule,
+  fieldRule,
+  companyRule,
+  tagRule,
+  listRule,
+  ownerRule,
+  consentRule,
+  emailDomainRule,
+  engagementRule,
+]);
 
 export const ruleSchema: z.ZodType<Rule> = z.lazy(() =>
   z.union([
@@ -163,6 +207,20 @@ export function walk(rule: Rule, visit: (r: Rule, depth: number) => void, depth 
   else if (rule.kind === 'not') walk(rule.rule, visit, depth + 1);
 }
 
+/** Normalised (lower-case, ASCII) form of a rule's domain, as the blind index was computed. */
+export function normaliseDomain(domain: string): string {
+  return domainToASCII(domain.toLowerCase()) || domain.toLowerCase();
+}
+
+/** Distinct normalised domains named by email_domain conditions anywhere in the tree. */
+export function ruleDomains(rule: Rule): string[] {
+  const out = new Set<string>();
+  walk(rule, (r) => {
+    if (r.kind === 'email_domain') out.add(normaliseDomain(r.domain));
+  });
+  return [...out];
+}
+
 /** Parse stored/posted JSON; throws a ZodError naming the path of the first problem. */
 export function parseRule(input: unknown): Rule {
   return segmentRuleSchema.parse(input);
@@ -188,13 +246,19 @@ export function describeRule(rule: Rule): string {
     case 'list':
       return `${rule.op === 'member' ? 'in' : 'not in'} list #${rule.listId}`;
     case 'owner':
-      return 'userIds' in rule ? `owner ${rule.op.replace('_', ' ')} [${rule.userIds.join(', ')}]` : `owner ${rule.op.replace('_', ' ')}`;
+      return 'userIds' in rule
+        ? `owner ${rule.op.replace('_', ' ')} [${rule.userIds.join(', ')}]`
+        : `owner ${rule.op.replace('_', ' ')}`;
     case 'consent':
       return `consent ${rule.purpose} is ${rule.state}`;
     case 'email_domain':
       return `email domain ${rule.op === 'equals' ? '=' : '≠'} ${rule.domain}`;
     case 'engagement': {
-      const what = rule.campaignId ? `campaign #${rule.campaignId}` : rule.lastCampaigns ? `of the last ${rule.lastCampaigns} campaigns` : 'any campaign';
+      const what = rule.campaignId
+        ? `campaign #${rule.campaignId}`
+        : rule.lastCampaigns
+          ? `of the last ${rule.lastCampaigns} campaigns`
+          : 'any campaign';
       const win = rule.withinDays ? ` in the last ${rule.withinDays} days` : '';
       return `${rule.event} ${rule.count.op.replace('_', ' ')} ${rule.count.n} ${what}${win}`;
     }

@@ -30,6 +30,8 @@ export async function seedCampaign(
   t: TestApp,
   o: {
     contacts: number;
+    /** Segment rule; default: the contacts created here (by a tag). */
+    rule?: unknown;
     body?: string;
     subject?: string;
     tracking?: boolean;
@@ -80,7 +82,7 @@ export async function seedCampaign(
   }
   const seg = await marketer.post('/api/segments', {
     name: `seg ${tag}`,
-    rule: { kind: 'tag', op: 'has_any', tags: [tag] },
+    rule: o.rule ?? { kind: 'tag', op: 'has_any', tags: [tag] },
   });
   assert.equal(seg.statusCode, 201, seg.body);
   const tpl = await marketer.post('/api/templates', {
