@@ -68,7 +68,7 @@ function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
     batchSize: d?.batchSize,
     leaseSeconds: d?.leaseSeconds,
     retryDeadlineHours: d?.retryHours,
-    limits: { relay: d?.relayLimits ?? [], domains: d?.domainLimits ?? {} },
+    limits: { relay: d?.relayLimits ?? [], domains: d?.domainLimits ?? {}, warmupDomains: d?.warmupDomains ?? [] },
   });
   logger.info({ worker: engine.worker, outbox: !config.smtpUrl }, 'delivery engine started');
   return {

@@ -4,7 +4,7 @@
 // import into plaintext columns as the anchor.
 //   npm run bench -- contacts [--pg-rows N] [--pglite-rows N] [--skip-pg]
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import pg from 'pg';
@@ -15,7 +15,7 @@ import { importRows } from '../../src/contacts/import-rows.ts';
 import { maskContacts } from '../../src/contacts/masking.ts';
 import { runRotation, startFieldKeyRotation } from '../../src/contacts/rotation.ts';
 import { createAttributeDef, listContacts, toPii } from '../../src/contacts/service.ts';
-import { Vault } from '../../src/contacts/vault.ts';
+import { domainLookup, Vault } from '../../src/contacts/vault.ts';
 import { LocalKeyProvider } from '../../src/crypto/key-provider.ts';
 import { randomBytes } from 'node:crypto';
 import { type Database, openPglite, openPostgres, rows } from '../../src/db/client.ts';
@@ -45,11 +45,26 @@ const MAPPING = {
   signup: 'signup',
 };
 const FIRST = ['Ada', 'Grace', 'Linus', 'Margaret', 'Alan', 'Barbara', 'Ken', 'Radia', 'Dennis', 'Frances'];
-const LAST = ['Lovelace', 'Hopper', 'Torvalds', 'Hamilton', 'Turing', 'Liskov', 'Thompson', 'Perlman', 'Ritchie', 'Allen'];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Torvalds',
+  'Hamilton',
+  'Turing',
+  'Liskov',
+  'Thompson',
+  'Perlman',
+  'Ritchie',
+  'Allen',
+];
 const CITIES = ['Paris', 'Berlin', 'London', 'Madrid', 'Rome', 'Lisbon', 'Dublin', 'Vienna'];
 
+/** 30 % of the addresses at one webmail domain (the case that made layout 1's 10-bit email index slow), the rest over 5,000 domains. */
+const emailOf = (i: number) =>
+  `${FIRST[i % 10].toLowerCase()}.${LAST[(i * 7) % 10].toLowerCase()}.${i}@${i % 10 < 3 ? 'gmail.com' : `d${i % 5000}.example.com`}`;
+
 async function generate(n: number): Promise<string> {
-  const path = join(tmpdir(), `mw-bench-contacts-${n}.csv`);
+  const path = join(tmpdir(), `mw-bench-contacts-v2-${n}.csv`);
   if (existsSync(path)) return path;
   const out = createWriteStream(`${path}.tmp`);
   out.write(`${Object.keys(MAPPING).join(',')}\n`);
@@ -58,7 +73,7 @@ async function generate(n: number): Promise<string> {
     const f = FIRST[i % 10];
     const l = LAST[(i * 7) % 10];
     const phone = `+1415${String(2000000 + (i % 7_999_999)).padStart(7, '0')}`;
-    buf += `${f.toLowerCase()}.${l.toLowerCase()}.${i}@d${i % 5000}.example.com,${f},${l},${phone},Met at event ${i % 100},${i % 3 ? 'pro' : 'free'},${i % 1000},${CITIES[i % 8]},${i % 2 ? 'true' : 'false'},2024-0${(i % 9) + 1}-1${i % 10}\n`;
+    buf += `${emailOf(i)},${f},${l},${phone},Met at event ${i % 100},${i % 3 ? 'pro' : 'free'},${i % 1000},${CITIES[i % 8]},${i % 2 ? 'true' : 'false'},2024-0${(i % 9) + 1}-1${i % 10}\n`;
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
       buf = '';
@@ -86,7 +101,13 @@ function rssSampler() {
 
 async function setup(db: Database) {
   await migrate(db);
-  await createAttributeDef(db.db, { key: 'plan', label: 'Plan', type: 'enum', options: ['free', 'pro'], sensitive: false });
+  await createAttributeDef(db.db, {
+    key: 'plan',
+    label: 'Plan',
+    type: 'enum',
+    options: ['free', 'pro'],
+    sensitive: false,
+  });
   await createAttributeDef(db.db, { key: 'score', label: 'Score', type: 'number', sensitive: false });
   await createAttributeDef(db.db, { key: 'city', label: 'City', type: 'text', sensitive: false });
   await createAttributeDef(db.db, { key: 'active', label: 'Active', type: 'boolean', sensitive: false });
@@ -109,7 +130,7 @@ async function plainImport(db: Database, file: string): Promise<number> {
       { key: 'active', type: 'boolean', sensitive: false },
       { key: 'signup', type: 'date', sensitive: false },
     ],
-    batchSize: 1000,
+    batchSize: 2000,
   })) {
     const g = batch.good;
     await db.db.execute(sql`INSERT INTO bench_plain_contacts (email, first_name, last_name, phone, notes, attributes)
@@ -131,6 +152,9 @@ interface Result {
   plainRate: number;
   lookupP50: number;
   lookupP99: number;
+  gmailP99: number;
+  gmailCandidates: number;
+  load: string;
   pageP50: number;
   pageP99: number;
   rotationRate: number;
@@ -138,6 +162,9 @@ interface Result {
 
 async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
   const file = await generate(n);
+  const loadStart = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
   let db: Database;
   let admin: pg.Client | null = null;
   if (backend === 'postgres') {
@@ -148,6 +175,8 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
     const u = new URL(PG_URL);
     u.pathname = '/mw_bench_contacts';
     db = await openPostgres(u.toString(), { max: 4 });
+    // An idle pooled connection closed by the server (other work on this shared machine) must not end the run.
+    db.pool?.on('error', (err) => console.warn(`[${backend}] idle connection closed: ${err.message}`));
   } else {
     db = await openPglite(undefined);
   }
@@ -155,37 +184,66 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
   const vault = new Vault(db.db, new LocalKeyProvider(randomBytes(32)));
   await vault.ready();
   console.log(`[${backend}] importing ${n.toLocaleString('en')} rows…`);
-  const imp = await createImport(db.db, { filename: 'bench.csv', format: 'csv', options: { mapping: MAPPING, onDuplicate: 'skip', list: 'Bench' }, createdBy: 'bench' });
+  const imp = await createImport(db.db, {
+    filename: 'bench.csv',
+    format: 'csv',
+    options: { mapping: MAPPING, onDuplicate: 'skip', list: 'Bench' },
+    createdBy: 'bench',
+  });
   const rss = rssSampler();
   const t0 = performance.now();
   let lastLog = 0;
   const done = await runImport(db.db, vault, actor, imp.id, createReadStream(file), {
-    batchSize: 1000,
+    batchSize: 2000,
     onProgress: (p) => {
       if (p.rowsDone - lastLog >= 100_000) {
         lastLog = p.rowsDone;
-        console.log(`  ${p.rowsDone.toLocaleString('en')} rows, ${Math.round(p.rowsDone / ((performance.now() - t0) / 1000)).toLocaleString('en')} rows/s, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`);
+        console.log(
+          `  ${p.rowsDone.toLocaleString('en')} rows, ${Math.round(p.rowsDone / ((performance.now() - t0) / 1000)).toLocaleString('en')} rows/s, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
+        );
       }
     },
   });
   const importSecs = (performance.now() - t0) / 1000;
   const peakRssMb = rss.stop() / 2 ** 20;
-  if (done.inserted !== n) throw new Error(`expected ${n} inserted, got ${done.inserted} (failed ${done.failed})`);
+  if (done.inserted !== n)
+    throw new Error(`expected ${n} inserted, got ${done.inserted} (failed ${done.failed})`);
+  // The anchor right after the encrypted import, so both see about the same load on this shared machine.
+  console.log(`[${backend}] plaintext anchor import…`);
+  const plainSecs = await plainImport(db, file);
+  console.log(`[${backend}] plaintext anchor ${Math.round(n / plainSecs)} rows/s`);
   if (backend === 'postgres') await db.query('VACUUM ANALYZE contacts');
-  console.log(`[${backend}] import ${importSecs.toFixed(1)} s = ${Math.round(n / importSecs)} rows/s, peak RSS ${peakRssMb.toFixed(0)} MB`);
+  console.log(
+    `[${backend}] import ${importSecs.toFixed(1)} s = ${Math.round(n / importSecs)} rows/s, peak RSS ${peakRssMb.toFixed(0)} MB`,
+  );
 
   const kr = await vault.keyring();
   const lookups: number[] = [];
-  for (let i = 0; i < 1000; i++) {
+  const gmailLookups: number[] = [];
+  for (let i = 0; i < 2000; i++) {
     const k = Math.floor(Math.random() * n);
-    const email = `${FIRST[k % 10].toLowerCase()}.${LAST[(k * 7) % 10].toLowerCase()}.${k}@d${k % 5000}.example.com`;
+    const email = emailOf(k);
     const s = performance.now();
     const r = await listContacts(db.db, await vault.keyring(), { email });
-    lookups.push(performance.now() - s);
+    const ms = performance.now() - s;
+    lookups.push(ms);
+    if (email.endsWith('@gmail.com')) gmailLookups.push(ms);
     if (r.items.length !== 1) throw new Error(`lookup of row ${k} found ${r.items.length}`);
   }
   lookups.sort((a, b) => a - b);
-  const ids = await rows<{ id: string }>(db.db, sql`SELECT id FROM contacts TABLESAMPLE SYSTEM (1) LIMIT 1000`);
+  gmailLookups.sort((a, b) => a - b);
+  // Candidates an exact gmail lookup decrypts (the false positives of the (email, domain) blind-index pair).
+  // Rows an exact gmail lookup fetches and decrypts on average: Σn² / Σn over the email-index buckets of gmail's domain bucket.
+  const gmailDomain = domainLookup(kr, 'gmail.com');
+  const [{ candidates }] = await rows<{ candidates: number }>(
+    db.db,
+    sql`SELECT coalesce(sum(n * n)::float / nullif(sum(n), 0), 0) AS candidates FROM (SELECT count(*) AS n FROM contacts
+        WHERE workspace_id = 1 AND email_domain_bidx = ANY(${sql.param(gmailDomain)}::int[]) GROUP BY email_bidx) s`,
+  );
+  const ids = await rows<{ id: string }>(
+    db.db,
+    sql`SELECT id FROM contacts TABLESAMPLE SYSTEM (1) LIMIT 1000`,
+  );
   const view = { userId: '999', role: 'marketer' as const, permissions: ['contacts:read'], attributes: [] };
   const pages: number[] = [];
   for (let i = 0; i < 500; i++) {
@@ -195,16 +253,18 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
     pages.push(performance.now() - s);
   }
   pages.sort((a, b) => a - b);
-  console.log(`[${backend}] lookup p99 ${percentile(lookups, 99).toFixed(2)} ms, page p99 ${percentile(pages, 99).toFixed(2)} ms`);
+  console.log(
+    `[${backend}] lookup p99 ${percentile(lookups, 99).toFixed(2)} ms (gmail ${percentile(gmailLookups, 99).toFixed(2)} ms, ${candidates.toFixed(1)} candidates per gmail lookup), page p99 ${percentile(pages, 99).toFixed(2)} ms`,
+  );
 
   const rotation = await startFieldKeyRotation(db.db, vault, actor);
   const r0 = performance.now();
   const rotated = await runRotation(db.db, vault, actor, rotation.id, { graceMs: 0, batchSize: 2000 });
   const rotationSecs = (performance.now() - r0) / 1000;
-  console.log(`[${backend}] rotation of ${rotated.done} rows: ${Math.round(rotated.done / rotationSecs)} rows/s`);
+  console.log(
+    `[${backend}] rotation of ${rotated.done} rows: ${Math.round(rotated.done / rotationSecs)} rows/s`,
+  );
 
-  console.log(`[${backend}] plaintext anchor import…`);
-  const plainSecs = await plainImport(db, file);
   await db.close();
   if (admin) {
     await admin.query('DROP DATABASE IF EXISTS mw_bench_contacts WITH (FORCE)');
@@ -220,6 +280,11 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
     plainRate: n / plainSecs,
     lookupP50: percentile(lookups, 50),
     lookupP99: percentile(lookups, 99),
+    gmailP99: percentile(gmailLookups, 99),
+    gmailCandidates: candidates,
+    load: `${loadStart} → ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}`,
     pageP50: percentile(pages, 50),
     pageP99: percentile(pages, 99),
     rotationRate: rotated.done / rotationSecs,
@@ -229,26 +294,40 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
 const results: Result[] = [];
 if (!args.includes('--skip-pg')) results.push(await run('postgres', PG_ROWS));
 results.push(await run('pglite', PGLITE_ROWS));
-for (const n of [PG_ROWS, PGLITE_ROWS]) rmSync(join(tmpdir(), `mw-bench-contacts-${n}.csv`), { force: true });
+for (const n of [PG_ROWS, PGLITE_ROWS])
+  rmSync(join(tmpdir(), `mw-bench-contacts-v2-${n}.csv`), { force: true });
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en');
 const md = `## Contacts vault (\`npm run bench -- contacts\`)
 
 Streaming CSV import of generated contacts: 5 encrypted fields (email, first name, last name, phone, notes; AES-256-GCM, AAD-bound),
-3 blind indexes + suppression hash, 5 plaintext attributes, list membership and a timeline entry per contact, one transaction per 1,000 rows.
+3 blind indexes, 5 plaintext attributes, list membership, one transaction per 2,000 rows (one email lock, one duplicate lookup,
+one \`INSERT … SELECT FROM unnest\`; created contacts point at their import instead of one timeline row each). 30 % of the addresses
+are at gmail.com, the rest over 5,000 domains.
 Anchor: the same parse/validate pipeline inserting plaintext columns (unique email) — listmonk's published figure is ~10,000 rows/s without encryption.
 
-| backend | rows | import rows/s (goal ≥ 20,000 on PG) | peak RSS (goal < 512 MB) | plaintext import rows/s | encrypted / plaintext | email lookup p50 / p99 (goal p99 < 5 ms) | page of 50 decrypted+masked p50 / p99 (goal p99 < 20 ms) | rotation rows/s (goal ≥ 20,000) |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| backend | rows | import rows/s (goal ≥ 20,000 on PG) | peak RSS (goal < 512 MB) | plaintext import rows/s | encrypted / plaintext | email lookup p50 / p99 (goal p99 < 5 ms) | gmail lookups p99 | page of 50 decrypted+masked p50 / p99 (goal p99 < 20 ms) | rotation rows/s (goal ≥ 20,000) | load average (1/5/15 min) start → end |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 ${results
   .map(
     (r) =>
-      `| ${r.backend} | ${fmt(r.rows)} | ${fmt(r.importRate)} | ${r.peakRssMb.toFixed(0)} MB | ${fmt(r.plainRate)} | ${(r.importRate / r.plainRate).toFixed(2)} | ${r.lookupP50.toFixed(2)} / ${r.lookupP99.toFixed(2)} ms | ${r.pageP50.toFixed(2)} / ${r.pageP99.toFixed(2)} ms | ${fmt(r.rotationRate)} |`,
+      `| ${r.backend} | ${fmt(r.rows)} | ${fmt(r.importRate)} | ${r.peakRssMb.toFixed(0)} MB | ${fmt(r.plainRate)} | ${(r.importRate / r.plainRate).toFixed(2)} | ${r.lookupP50.toFixed(2)} / ${r.lookupP99.toFixed(2)} ms | ${r.gmailP99.toFixed(2)} ms (${r.gmailCandidates.toFixed(1)} candidates per gmail lookup) | ${r.pageP50.toFixed(2)} / ${r.pageP99.toFixed(2)} ms | ${fmt(r.rotationRate)} | ${r.load} |`,
   )
   .join('\n')}
 
-Lookup = normalise, blind-index pair (email 10 bits + domain 8 bits), fetch candidates, decrypt and compare (1,000 random addresses).
-Page = keyset page of 50 from a random position, all fields decrypted, masked for a marketer (500 pages). Rotation = re-encrypting
-every encrypted column (contacts, consents, activities, import errors) in batches of 2,000, one transaction each.`;
+Lookup = normalise, blind-index pair (email 14 bits + domain 8 bits, layout 2), fetch candidates, decrypt their email only and compare,
+decode the match (2,000 random addresses). Page = keyset page of 50 from a random position, all fields decrypted, masked for a
+marketer (500 pages). Rotation = re-encrypting every encrypted column (contacts, consents, activities, import errors) in batches of 2,000,
+two concurrent loops on PostgreSQL (one encrypts while the other's UPDATE runs), one transaction each; contacts are re-indexed on the way.
+The machine is shared (2 cores): the load average column says how much else was running.
+
+Why the import stays below 20,000 rows/s here — CPU per row, measured separately on this machine (load 2–6):
+parse + validate (csv-parse, libphonenumber, dates) ~29 µs; encode (5 × AES-256-GCM + 2–3 HMACs; the floor is
+node:crypto's per-call context setup, ~3.6 µs per GCM and ~2 µs per HMAC) 36–57 µs; PostgreSQL: duplicate probe ~18 µs,
+the INSERT ~47 µs (heap + 9 index entries, two of them GIN: tags, and attributes for segments), list membership ~17 µs
+(two foreign-key checks + two index entries). About 150 µs of CPU per row on 2 cores caps the rate near 13,000 rows/s
+even with perfect overlap on an idle machine (parsing and encryption overlap the previous batch's commit); the plaintext
+anchor does a fraction of that work (one unique index, no foreign keys, no encryption). An encode worker thread
+(\`MAILWARDEN_IMPORT_WORKERS\`) gave the same rate on 2 cores for 28 % more CPU, so it is off by default below 3 cores.`;
 writeBenchSection('contacts', md);
 console.log(md);

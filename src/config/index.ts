@@ -68,6 +68,8 @@ const envSchema = z.object({
     .string()
     .regex(DOMAIN_LIMITS, 'must look like gmail.com=20/s,3000/h;outlook.com=1000/h')
     .optional(),
+  /** Sending domains on the warm-up schedule (daily caps that roughly double from 50), comma-separated. */
+  DELIVERY_WARMUP_DOMAINS: z.string().optional(),
   /** Phishing report mailbox (SMTP); 0 turns it off. Needs PHISHING_REPORT_ADDRESS. */
   PHISHING_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(2526),
   PHISHING_REPORT_ADDRESS: z.email().optional(),
@@ -144,6 +146,7 @@ export type DeliveryConfig = {
   retryHours: number;
   relayLimits: RateLimit[];
   domainLimits: Record<string, RateLimit[]>;
+  warmupDomains: string[];
 };
 
 const UNIT = { s: 'second', m: 'minute', h: 'hour', d: 'day' } as const;
@@ -168,6 +171,7 @@ function deliveryConfig(env: z.infer<typeof envSchema>): DeliveryConfig {
     retryHours: env.DELIVERY_RETRY_HOURS,
     relayLimits: env.SMTP_RATE_LIMIT ? parseRates(env.SMTP_RATE_LIMIT) : [],
     domainLimits,
+    warmupDomains: list(env.DELIVERY_WARMUP_DOMAINS),
   };
 }
 

@@ -4,7 +4,8 @@
 // progress counter together. A crash loses at most the batch in flight; a
 // resumed import skips the `rows_done` rows already committed, and duplicates
 // are impossible anyway because every row goes through the email uniqueness
-// check (blind index + decrypt-compare, under bucket locks).
+// check (blind index + decrypt-compare, under the import's email lock).
+// Set-based SQL lives in import-store.ts.
 import type { Readable } from 'node:stream';
 import { eq, sql } from 'drizzle-orm';
 import type { Actor } from '../audit/service.ts';
@@ -12,10 +13,48 @@ import { appendAudit } from '../audit/service.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows, type Tx } from '../db/client.ts';
 import { notFound, Problem } from '../http/problem.ts';
-import { type BadRow, type ColumnMapping, ImportConfigError, type ImportStats, importRows, newImportStats, type ValidRow } from './import-rows.ts';
+import {
+  defaultEncodeWorkers,
+  type EncodedValues,
+  type EncodeInit,
+  EncodePool,
+  encodeRows,
+} from './encode-pool.ts';
+import {
+  type BadRow,
+  type ColumnMapping,
+  ImportConfigError,
+  type ImportStats,
+  importRows,
+  newImportStats,
+  type ValidRow,
+} from './import-rows.ts';
 import { contactImportErrors, contactImports, type ConsentState } from './schema.ts';
-import { type AttributeDef, type ContactFields, type ContactRow, decodeContact, encodeContact, ensureList, listAttributeDefs, T } from './service.ts';
-import { decText, domainLookup, emailLookup, encText, lockEmailBuckets, suppressionHash, uuidv7, type Vault, WORKSPACE_ID } from './vault.ts';
+import {
+  contactRowsById,
+  type EncodedContact,
+  existingByEmail,
+  insertContactRows,
+  updateContactRows,
+} from './import-store.ts';
+import {
+  type AttributeDef,
+  type ContactFields,
+  type ContactRow,
+  decodeContact,
+  encodeContact,
+  ensureList,
+  listAttributeDefs,
+} from './service.ts';
+import {
+  decText,
+  encText,
+  lockAllEmails,
+  suppressionHash,
+  uuidv7,
+  type Vault,
+  WORKSPACE_ID,
+} from './vault.ts';
 
 export interface ImportOptions {
   mapping: ColumnMapping;
@@ -56,6 +95,9 @@ export async function getImport(db: Tx, id: string): Promise<ImportRecord> {
   return row;
 }
 
+/** Rows an import must insert before it refreshes the planner statistics of the contact tables. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 export interface ImportProgress {
   rowsDone: number;
   inserted: number;
@@ -69,37 +111,23 @@ export interface ImportProgress {
 export interface RunImportOptions {
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
+  /** Worker threads encrypting batches (default: defaultEncodeWorkers(); 0 = on the main thread). */
+  encodeWorkers?: number;
   /** Test hook: throw after this many committed batches (simulates a crash). */
   crashAfterBatches?: number;
 }
 
 interface Prepared {
-  good: { row: ValidRow; values: ReturnType<typeof encodeContact>; hash: Buffer }[];
+  good: { row: ValidRow; values: ReturnType<typeof encodeContact> }[];
   bad: BadRow[];
   count: number;
-}
-
-function fieldsOf(row: ValidRow, opts: ImportOptions): ContactFields {
-  return {
-    email: row.email,
-    firstName: row.firstName,
-    lastName: row.lastName,
-    phone: row.phone,
-    notes: row.notes,
-    attributes: row.attributes,
-    jobTitle: null,
-    country: row.country,
-    timeZone: row.timeZone,
-    companyId: null,
-    ownerUserId: opts.ownerUserId ?? null,
-    tags: opts.tags ?? [],
-  };
 }
 
 /** Merge an import row over an existing contact: mapped, non-empty values win. */
 function mergeFields(existing: ContactFields, row: ValidRow, opts: ImportOptions): ContactFields {
   const mapped = new Set(Object.values(opts.mapping));
-  const take = <K extends keyof ContactFields>(k: K, v: ContactFields[K]) => (mapped.has(k) && v !== null ? v : existing[k]);
+  const take = <K extends keyof ContactFields>(k: K, v: ContactFields[K]) =>
+    mapped.has(k) && v !== null ? v : existing[k];
   return {
     ...existing,
     firstName: take('firstName', row.firstName),
@@ -114,111 +142,15 @@ function mergeFields(existing: ContactFields, row: ValidRow, opts: ImportOptions
   };
 }
 
-const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, email_domain_bidx, first_name_enc, last_name_enc,
-  phone_enc, phone_bidx, notes_enc, sensitive_enc, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, suppressed`;
-
-/** Multi-row insert through unnest arrays: one statement, 20 parameters, whatever the batch size. */
-export async function insertContactRows(tx: Tx, values: (ReturnType<typeof encodeContact> & { suppressed: boolean })[]): Promise<void> {
-  if (values.length === 0) return;
-  const col = <K extends keyof (typeof values)[number]>(k: K) => sql.param(values.map((v) => v[k]));
-  await tx.execute(sql`INSERT INTO contacts (${sql.raw(contactColumns)})
-    SELECT id, ${WORKSPACE_ID}, kv, e, eb, db, fn, ln, ph, pb, nt, se, at, jt, co, tz, ci, ow, tg::text[], su
-    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('emailBidx')}::int[],
-      ${col('emailDomainBidx')}::int[], ${col('firstNameEnc')}::bytea[], ${col('lastNameEnc')}::bytea[], ${col('phoneEnc')}::bytea[],
-      ${col('phoneBidx')}::int[], ${col('notesEnc')}::bytea[], ${col('sensitiveEnc')}::bytea[],
-      ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('jobTitle')}::text[], ${col('country')}::text[],
-      ${col('timeZone')}::text[], ${col('companyId')}::bigint[], ${col('ownerUserId')}::bigint[],
-      ${sql.param(values.map((v) => pgTextArray(v.tags)))}::text[], ${col('suppressed')}::boolean[])
-      AS u(id, kv, e, eb, db, fn, ln, ph, pb, nt, se, at, jt, co, tz, ci, ow, tg, su)`);
-}
-
-async function updateContactRows(tx: Tx, values: (ReturnType<typeof encodeContact> & { suppressed: boolean })[]): Promise<void> {
-  if (values.length === 0) return;
-  const col = <K extends keyof (typeof values)[number]>(k: K) => sql.param(values.map((v) => v[k]));
-  await tx.execute(sql`UPDATE contacts c SET key_version = u.kv, email_enc = u.e, first_name_enc = u.fn, last_name_enc = u.ln,
-      phone_enc = u.ph, phone_bidx = u.pb, notes_enc = u.nt, sensitive_enc = u.se, attributes = u.at, country = u.co,
-      time_zone = u.tz, owner_user_id = u.ow, tags = u.tg::text[], suppressed = u.su, updated_at = now()
-    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('firstNameEnc')}::bytea[],
-      ${col('lastNameEnc')}::bytea[], ${col('phoneEnc')}::bytea[], ${col('phoneBidx')}::int[], ${col('notesEnc')}::bytea[],
-      ${col('sensitiveEnc')}::bytea[], ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('country')}::text[],
-      ${col('timeZone')}::text[], ${col('ownerUserId')}::bigint[], ${sql.param(values.map((v) => pgTextArray(v.tags)))}::text[],
-      ${col('suppressed')}::boolean[])
-      AS u(id, kv, e, fn, ln, ph, pb, nt, se, at, co, tz, ow, tg, su)
-    WHERE c.id = u.id`);
-}
-
-/** A text[] literal (tags travel as one text per row through unnest, then cast). */
-function pgTextArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
-}
-
-function rowFromDb(r: Record<string, unknown>): ContactRow {
-  const buf = (v: unknown) => (v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
-  return {
-    id: r.id as string,
-    workspaceId: r.workspace_id as number,
-    keyVersion: r.key_version as number,
-    emailEnc: buf(r.email_enc)!,
-    emailBidx: r.email_bidx as number,
-    emailDomainBidx: r.email_domain_bidx as number,
-    firstNameEnc: buf(r.first_name_enc),
-    lastNameEnc: buf(r.last_name_enc),
-    phoneEnc: buf(r.phone_enc),
-    phoneBidx: (r.phone_bidx as number | null) ?? null,
-    notesEnc: buf(r.notes_enc),
-    sensitiveEnc: buf(r.sensitive_enc),
-    attributes: r.attributes as Record<string, unknown>,
-    jobTitle: (r.job_title as string | null) ?? null,
-    country: (r.country as string | null) ?? null,
-    timeZone: (r.time_zone as string | null) ?? null,
-    companyId: (r.company_id as number | null) ?? null,
-    ownerUserId: (r.owner_user_id as number | null) ?? null,
-    tags: r.tags as string[],
-    suppressed: r.suppressed as boolean,
-    createdAt: new Date(r.created_at as string),
-    updatedAt: new Date(r.updated_at as string),
-  };
-}
-
-/**
- * Existing contacts whose email equals one of `emails`: candidates by the
- * (email, domain) blind-index pair, decrypted and compared.
- */
-export async function existingByEmail(tx: Tx, kr: Keyring, emails: string[]): Promise<Map<string, ContactRow>> {
-  const e: number[] = [];
-  const d: number[] = [];
-  for (const email of emails) {
-    const domain = email.slice(email.lastIndexOf('@') + 1);
-    for (const ev of emailLookup(kr, email)) {
-      for (const dv of domainLookup(kr, domain)) {
-        e.push(ev);
-        d.push(dv);
-      }
-    }
-  }
-  const out = new Map<string, ContactRow>();
-  if (e.length === 0) return out;
-  const found = await rows<Record<string, unknown>>(
-    tx,
-    // LATERAL: one index probe per (email, domain) pair, never a scan of the table.
-    sql`SELECT c.* FROM (SELECT DISTINCT e, d FROM unnest(${sql.param(e)}::int[], ${sql.param(d)}::int[]) AS k(e, d)) k
-        CROSS JOIN LATERAL (SELECT * FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID} AND c.email_bidx = k.e AND c.email_domain_bidx = k.d) c`,
-  );
-  const wanted = new Set(emails);
-  for (const raw of found) {
-    const row = rowFromDb(raw);
-    const email = decText(kr, T, 'email', row.id, row.emailEnc)!;
-    if (wanted.has(email)) out.set(email, row);
-  }
-  return out;
-}
-
-function prepare(kr: Keyring, defs: readonly AttributeDef[], opts: ImportOptions, good: ValidRow[], bad: BadRow[]): Prepared {
-  return {
-    good: good.map((row) => ({ row, values: encodeContact(kr, uuidv7(), fieldsOf(row, opts), defs), hash: suppressionHash(kr, row.email) })),
-    bad,
-    count: good.length + bad.length,
-  };
+function prepare(
+  kr: Keyring,
+  init: EncodeInit,
+  good: ValidRow[],
+  bad: BadRow[],
+  values?: EncodedValues[],
+): Prepared {
+  const v = values ?? encodeRows(kr, init, good);
+  return { good: good.map((row, i) => ({ row, values: v[i] })), bad, count: good.length + bad.length };
 }
 
 /** Drop the first `n` rows (in file order) of a batch: they were committed before a crash. */
@@ -245,34 +177,60 @@ async function commitBatch(
     if (firstByEmail.has(g.row.email)) laterDuplicates.push(g);
     else firstByEmail.set(g.row.email, g);
   }
-  await lockEmailBuckets(tx, [...firstByEmail.values()].map((g) => g.values.emailBidx));
-  const existing = await existingByEmail(tx, kr, [...firstByEmail.keys()]);
-  const suppressedHashes = new Set(
-    (
-      await rows<{ h: string }>(
-        tx,
-        sql`SELECT encode(email_hash, 'hex') AS h FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}
-            AND email_hash = ANY(${sql.param([...firstByEmail.values()].map((g) => g.hash))}::bytea[])`,
-      )
-    ).map((r) => r.h),
+  // One exclusive lock for the batch (single writes wait for it), then one
+  // duplicate lookup and one suppression lookup for all of its addresses.
+  await lockAllEmails(tx);
+  const emails = [...firstByEmail.keys()];
+  const [{ legacy, anySuppressed }] = await rows<{ legacy: boolean; anySuppressed: boolean }>(
+    tx,
+    sql`SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1) AS legacy,
+        EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed"`,
   );
+  const existing = await existingByEmail(tx, kr, emails, legacy);
+  // The suppression hash (a full HMAC) is computed only when the list is not empty.
+  const suppressedEmails = new Set<string>();
+  if (anySuppressed) {
+    const hashes = emails.map((e) => suppressionHash(kr, e));
+    const hit = new Set(
+      (
+        await rows<{ h: string }>(
+          tx,
+          sql`SELECT encode(email_hash, 'hex') AS h FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}
+              AND email_hash = ANY(${sql.param(hashes)}::bytea[])`,
+        )
+      ).map((r) => r.h),
+    );
+    emails.forEach((e, i) => {
+      if (hit.has(hashes[i].toString('hex'))) suppressedEmails.add(e);
+    });
+  }
+  const full =
+    opts.onDuplicate === 'update'
+      ? await contactRowsById(
+          tx,
+          [...existing.values()].map((x) => x.id),
+        )
+      : new Map<string, ContactRow>();
 
-  const inserts: (ReturnType<typeof encodeContact> & { suppressed: boolean })[] = [];
-  const updates = new Map<string, ReturnType<typeof encodeContact> & { suppressed: boolean }>();
+  const inserts: EncodedContact[] = [];
+  const updates = new Map<string, EncodedContact>();
   const touched: { id: string; action: 'inserted' | 'updated'; line: number; suppressed: boolean }[] = [];
   for (const g of firstByEmail.values()) {
-    const suppressed = suppressedHashes.has(g.hash.toString('hex'));
+    const suppressed = suppressedEmails.has(g.row.email);
     if (suppressed) c.suppressed++;
     const old = existing.get(g.row.email);
     if (!old) {
-      inserts.push({ ...g.values, suppressed });
+      inserts.push({ ...g.values, suppressed, importId: imp.id });
       touched.push({ id: g.values.id, action: 'inserted', line: g.row.line, suppressed });
     } else if (opts.onDuplicate === 'skip') {
       c.skipped++;
     } else {
-      const cur = decodeContact(kr, old);
-      const merged = mergeFields(cur, g.row, opts);
-      updates.set(old.id, { ...encodeContact(kr, old.id, merged, defs), suppressed: suppressed || old.suppressed });
+      const row = full.get(old.id)!;
+      const merged = mergeFields(decodeContact(kr, row), g.row, opts);
+      updates.set(old.id, {
+        ...encodeContact(kr, old.id, merged, defs),
+        suppressed: suppressed || old.suppressed,
+      });
       touched.push({ id: old.id, action: 'updated', line: g.row.line, suppressed });
     }
   }
@@ -284,8 +242,16 @@ async function commitBatch(
     }
     // Apply the later row over what the earlier one produced.
     const prev = updates.get(target) ?? inserts.find((v) => v.id === target)!;
-    const cur: ContactFields = decodeContact(kr, { ...prev, createdAt: new Date(), updatedAt: new Date() } as ContactRow);
-    const next = { ...encodeContact(kr, target, mergeFields(cur, g.row, opts), defs), suppressed: prev.suppressed };
+    const cur: ContactFields = decodeContact(kr, {
+      ...prev,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    } as ContactRow);
+    const next = {
+      ...encodeContact(kr, target, mergeFields(cur, g.row, opts), defs),
+      suppressed: prev.suppressed,
+      importId: prev.importId,
+    };
     const i = inserts.findIndex((v) => v.id === target);
     if (i >= 0) inserts[i] = next;
     else updates.set(target, next);
@@ -301,12 +267,16 @@ async function commitBatch(
     await tx.execute(
       sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${sql.param(ids)}::uuid[]) id ON CONFLICT DO NOTHING`,
     );
-  if (touched.length) {
-    const actIds = touched.map(() => uuidv7());
+  // Timeline: a created contact points at its import (contacts.import_id; listActivities shows it), so only
+  // contacts an import changed get a row of their own, with the line that changed them.
+  const changed = touched.filter((t) => t.action === 'updated');
+  if (changed.length) {
     await tx.execute(sql`INSERT INTO contact_activities (id, workspace_id, contact_id, kind, details, actor_label)
       SELECT a, ${WORKSPACE_ID}, c, 'import', d, ${imp.createdBy}
-      FROM unnest(${sql.param(actIds)}::uuid[], ${sql.param(ids)}::uuid[], ${sql.param(
-        touched.map((t) => JSON.stringify({ importId: imp.id, file: imp.filename, line: t.line, action: t.action })),
+      FROM unnest(${sql.param(changed.map(() => uuidv7()))}::uuid[], ${sql.param(changed.map((t) => t.id))}::uuid[], ${sql.param(
+        changed.map((t) =>
+          JSON.stringify({ importId: imp.id, file: imp.filename, line: t.line, action: t.action }),
+        ),
       )}::jsonb[]) AS u(a, c, d)`);
   }
   if (opts.consent) {
@@ -314,7 +284,13 @@ async function commitBatch(
     if (consenting.length) {
       const cids = consenting.map(() => uuidv7());
       const ev = consenting.map((t, i) =>
-        encText(kr, 'contact_consents', 'evidence', cids[i], JSON.stringify({ importId: imp.id, importFile: imp.filename, line: t.line })),
+        encText(
+          kr,
+          'contact_consents',
+          'evidence',
+          cids[i],
+          JSON.stringify({ importId: imp.id, importFile: imp.filename, line: t.line }),
+        ),
       );
       await tx.execute(sql`INSERT INTO contact_consents (id, workspace_id, contact_id, purpose, state, source, key_version, evidence_enc)
         SELECT i, ${WORKSPACE_ID}, c, ${opts.consent.purpose}, ${opts.consent.state}, 'import', ${kr.activeVersion}, e
@@ -338,11 +314,22 @@ async function commitBatch(
  * Run (or resume) an import from a byte stream. Commits one transaction per
  * batch; while a batch commits, the next one is parsed and encrypted.
  */
-export async function runImport(db: Tx, vault: Vault, actor: Actor, importId: string, input: Readable, o: RunImportOptions = {}): Promise<ImportRecord> {
+export async function runImport(
+  db: Tx,
+  vault: Vault,
+  actor: Actor,
+  importId: string,
+  input: Readable,
+  o: RunImportOptions = {},
+): Promise<ImportRecord> {
   let imp = await getImport(db, importId);
-  if (imp.state === 'completed') throw new Problem(409, 'import_finished', 'This import has already completed.');
+  if (imp.state === 'completed')
+    throw new Problem(409, 'import_finished', 'This import has already completed.');
   const opts = imp.options as unknown as ImportOptions;
-  await db.update(contactImports).set({ state: 'running', error: null, updatedAt: new Date() }).where(eq(contactImports.id, imp.id));
+  await db
+    .update(contactImports)
+    .set({ state: 'running', error: null, updatedAt: new Date() })
+    .where(eq(contactImports.id, imp.id));
   const kr = await vault.keyring();
   const defs = await listAttributeDefs(db);
   const listId = opts.list ? await ensureList(db, opts.list) : null;
@@ -356,8 +343,13 @@ export async function runImport(db: Tx, vault: Vault, actor: Actor, importId: st
     suppressed: imp.suppressed,
     stats: newImportStats(),
   };
+  const imp0Inserted = imp.inserted;
   let batches = 0;
   let inFlight: Promise<void> | null = null;
+  const init: EncodeInit = { defs, ownerUserId: opts.ownerUserId ?? null, tags: opts.tags ?? [] };
+  const workers = o.encodeWorkers ?? defaultEncodeWorkers();
+  let pool: EncodePool | null = null;
+  let seen = 0;
   const commit = async (p: Prepared) => {
     const c = await db.transaction((tx) => commitBatch(tx, kr, defs, imp, opts, listId, p));
     progress.rowsDone += p.count;
@@ -368,7 +360,8 @@ export async function runImport(db: Tx, vault: Vault, actor: Actor, importId: st
     progress.suppressed += c.suppressed;
     batches++;
     o.onProgress?.(progress);
-    if (o.crashAfterBatches !== undefined && batches >= o.crashAfterBatches) throw new Error('simulated crash');
+    if (o.crashAfterBatches !== undefined && batches >= o.crashAfterBatches)
+      throw new Error('simulated crash');
   };
   try {
     for await (const batch of importRows(input, {
@@ -389,34 +382,68 @@ export async function runImport(db: Tx, vault: Vault, actor: Actor, importId: st
         ({ good, bad } = skipRows(good, bad, toSkip));
         toSkip = 0;
       }
-      const prepared = prepare(kr, defs, opts, good, bad);
+      // A one-batch import stays on the main thread: a worker costs more to start than it saves.
+      if (!pool && workers > 0 && ++seen >= 2) pool = new EncodePool(kr, init, workers);
+      const g = good;
+      const b = bad;
+      const prepared = pool
+        ? pool.encode(g).then((values) => prepare(kr, init, g, b, values))
+        : Promise.resolve(prepare(kr, init, g, b));
+      prepared.catch(() => {}); // observed through inFlight
+      // Encoding of this batch (worker) and parsing of the next (main thread) overlap the previous commit.
       if (inFlight) await inFlight;
-      inFlight = commit(prepared);
+      inFlight = prepared.then(commit);
       inFlight.catch(() => {}); // observed by the next await
     }
     if (inFlight) await inFlight;
   } catch (err) {
     if (inFlight) await inFlight.catch(() => {});
-    const message = err instanceof ImportConfigError ? err.message : `import stopped: ${(err as Error).message}`;
-    await db.update(contactImports).set({ state: 'failed', error: message, updatedAt: new Date() }).where(eq(contactImports.id, imp.id));
+    await pool?.close();
+    const message =
+      err instanceof ImportConfigError ? err.message : `import stopped: ${(err as Error).message}`;
+    await db
+      .update(contactImports)
+      .set({ state: 'failed', error: message, updatedAt: new Date() })
+      .where(eq(contactImports.id, imp.id));
     if (err instanceof ImportConfigError) throw new Problem(422, 'import_config', err.message);
     throw err;
   }
+  await pool?.close();
   [imp] = await db
     .update(contactImports)
     .set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() })
     .where(eq(contactImports.id, imp.id))
     .returning();
+  // Fresh statistics after a bulk load: PGlite has no autovacuum, and without them the planner reads a keyset page of
+  // 50 contacts through a sort of the whole table (measured: page p50 28 ms at 100,000 contacts).
+  if (progress.inserted - imp0Inserted >= ANALYZE_AFTER_ROWS)
+    await db.execute(sql`ANALYZE contacts, list_members`);
   await appendAudit(db, actor, {
     action: 'contacts.imported',
     target: `import ${imp.id}`,
-    details: { file: imp.filename, rows: imp.rowsDone, inserted: imp.inserted, updated: imp.updated, skipped: imp.skipped, failed: imp.failed, suppressed: imp.suppressed },
+    details: {
+      file: imp.filename,
+      rows: imp.rowsDone,
+      inserted: imp.inserted,
+      updated: imp.updated,
+      skipped: imp.skipped,
+      failed: imp.failed,
+      suppressed: imp.suppressed,
+    },
   });
   return imp;
 }
 
 /** The rejected rows of an import, decrypted, in line order (for the error file). */
 export async function importErrors(db: Tx, kr: Keyring, importId: string): Promise<BadRow[]> {
-  const r = await db.select().from(contactImportErrors).where(eq(contactImportErrors.importId, importId)).orderBy(contactImportErrors.line);
-  return r.map((e) => ({ line: e.line, reason: e.reason, raw: decText(kr, 'contact_import_errors', 'raw', e.id, e.rawEnc) ?? '' }));
+  const r = await db
+    .select()
+    .from(contactImportErrors)
+    .where(eq(contactImportErrors.importId, importId))
+    .orderBy(contactImportErrors.line);
+  return r.map((e) => ({
+    line: e.line,
+    reason: e.reason,
+    raw: decText(kr, 'contact_import_errors', 'raw', e.id, e.rawEnc) ?? '',
+  }));
 }

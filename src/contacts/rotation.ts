@@ -8,13 +8,19 @@
 //  - Master key: `rotateMasterKey` re-wraps the data-key rows only.
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { type Actor, appendAudit } from '../audit/service.ts';
-import { reencryptField, rewrapDataKeyRecord } from '../crypto/field-cipher.ts';
+import pg from 'pg';
+import {
+  decryptFieldText,
+  encryptField,
+  reencryptField,
+  rewrapDataKeyRecord,
+} from '../crypto/field-cipher.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import { rows, type Tx } from '../db/client.ts';
 import { conflict, notFound } from '../http/problem.ts';
 import { dataKeys, keyRotations } from './schema.ts';
 import { newDataKeyRecord } from '../crypto/field-cipher.ts';
-import { dataKeyRows, type Vault, WORKSPACE_ID } from './vault.ts';
+import { BIDX_LAYOUT, dataKeyRows, emailBidx, type Vault, WORKSPACE_ID } from './vault.ts';
 
 export const ROTATION_QUEUE = 'keys.rotate-field';
 
@@ -42,7 +48,10 @@ export type Rotation = typeof keyRotations.$inferSelect;
 async function remaining(db: Tx, active: number): Promise<number> {
   let n = 0;
   for (const t of ENCRYPTED_TABLES) {
-    const [r] = await rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM ${sql.identifier(t.table)} WHERE key_version <> ${active}`);
+    const [r] = await rows<{ n: number }>(
+      db,
+      sql`SELECT count(*)::int AS n FROM ${sql.identifier(t.table)} WHERE key_version <> ${active}`,
+    );
     n += r.n;
   }
   return n;
@@ -52,7 +61,11 @@ export async function startFieldKeyRotation(db: Tx, vault: Vault, actor: Actor):
   const rotation = await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(727011)`);
     const [running] = await tx.select().from(keyRotations).where(eq(keyRotations.state, 'running'));
-    if (running) throw conflict('rotation_running', `Rotation ${running.id} (v${running.fromVersion} → v${running.toVersion}) is still running; wait for it or resume it.`);
+    if (running)
+      throw conflict(
+        'rotation_running',
+        `Rotation ${running.id} (v${running.fromVersion} → v${running.toVersion}) is still running; wait for it or resume it.`,
+      );
     const keys = await dataKeyRows(tx);
     const active = keys.find((k) => k.purpose === 'field' && k.state === 'active');
     if (!active) throw notFound('Active field key');
@@ -61,10 +74,25 @@ export async function startFieldKeyRotation(db: Tx, vault: Vault, actor: Actor):
     await tx
       .update(dataKeys)
       .set({ state: 'retiring' })
-      .where(and(eq(dataKeys.workspaceId, WORKSPACE_ID), eq(dataKeys.purpose, 'field'), eq(dataKeys.version, active.version)));
+      .where(
+        and(
+          eq(dataKeys.workspaceId, WORKSPACE_ID),
+          eq(dataKeys.purpose, 'field'),
+          eq(dataKeys.version, active.version),
+        ),
+      );
     await tx.insert(dataKeys).values({ ...record, workspaceId: WORKSPACE_ID });
     const total = await remaining(tx, next);
-    const [row] = await tx.insert(keyRotations).values({ workspaceId: WORKSPACE_ID, fromVersion: active.version, toVersion: next, state: 'running', total }).returning();
+    const [row] = await tx
+      .insert(keyRotations)
+      .values({
+        workspaceId: WORKSPACE_ID,
+        fromVersion: active.version,
+        toVersion: next,
+        state: 'running',
+        total,
+      })
+      .returning();
     return row;
   });
   vault.invalidate();
@@ -78,7 +106,9 @@ export async function startFieldKeyRotation(db: Tx, vault: Vault, actor: Actor):
 
 export async function getRotation(db: Tx, id?: number): Promise<Rotation | null> {
   const q = db.select().from(keyRotations);
-  const [row] = id ? await q.where(eq(keyRotations.id, id)) : await q.orderBy(sql`${keyRotations.id} DESC`).limit(1);
+  const [row] = id
+    ? await q.where(eq(keyRotations.id, id))
+    : await q.orderBy(sql`${keyRotations.id} DESC`).limit(1);
   return row ?? null;
 }
 
@@ -89,10 +119,30 @@ export interface RunRotationOptions {
   /** Wait this long after the sweep before the final check and retiring (stale keyrings elsewhere). Default 2 × vault.cacheMs. */
   graceMs?: number;
   onProgress?: (r: Rotation) => void;
+  /** Concurrent batch loops (default 2 on PostgreSQL, 1 on PGlite). */
+  concurrency?: number;
 }
 
-/** Re-encrypt one batch of one table; returns the number of rows rewritten. */
-async function sweepBatch(db: Tx, vault: Vault, spec: (typeof ENCRYPTED_TABLES)[number], active: number, limit: number, rotationId: number): Promise<number> {
+function isPostgres(db: Tx): boolean {
+  return (db as { $client?: unknown }).$client instanceof pg.Pool;
+}
+
+/**
+ * Re-encrypt one batch of one table, the rows after `cursor.id` in id order
+ * (keyset: each batch starts where the last one stopped instead of re-reading
+ * the rows already rotated). Returns the number of rows rewritten. Contacts
+ * also get their email blind index recomputed under the current layout: the
+ * email is decrypted anyway, so the re-index costs one HMAC per row.
+ */
+async function sweepBatch(
+  db: Tx,
+  vault: Vault,
+  spec: (typeof ENCRYPTED_TABLES)[number],
+  active: number,
+  limit: number,
+  rotationId: number,
+  cursor: { id: string | null },
+): Promise<number> {
   const kr = await vault.keyring(); // outside the transaction: PGlite has one connection
   return db.transaction(async (tx) => {
     const cols = spec.columns.map(([c]) => sql.identifier(c));
@@ -100,25 +150,42 @@ async function sweepBatch(db: Tx, vault: Vault, spec: (typeof ENCRYPTED_TABLES)[
       tx,
       sql`SELECT id, ${sql.join(cols, sql`, `)} FROM ${sql.identifier(spec.table)}
           WHERE key_version <> ${active} ${spec.ws ? sql`AND workspace_id = ${WORKSPACE_ID}` : sql``}
+          ${cursor.id === null ? sql`` : sql`AND id > ${cursor.id}`}
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
     );
     if (found.length === 0) return 0;
+    // Claim the range at once: a concurrent sweep loop continues after it while this one encrypts.
+    const last = found[found.length - 1].id as string;
+    if (cursor.id === null || last > cursor.id) cursor.id = last; // hex uuids compare like PostgreSQL's uuid order
     const ids = found.map((r) => r.id as string);
+    const isContacts = spec.table === 'contacts';
+    const emailIdx: number[] = [];
     const newCols = spec.columns.map(([col, name]) =>
       found.map((r) => {
         const v = r[col];
         if (v == null) return null;
+        const ctx = { table: spec.table, column: name, rowId: r.id as string };
         const buf = Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
-        return reencryptField(kr, { table: spec.table, column: name, rowId: r.id as string }, buf) ?? buf;
+        if (isContacts && name === 'email') {
+          const plain = decryptFieldText(kr, ctx, buf);
+          emailIdx.push(emailBidx(kr, plain));
+          return encryptField(kr, ctx, plain);
+        }
+        return reencryptField(kr, ctx, buf) ?? buf;
       }),
     );
     const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
     const arrays = newCols.map((vals) => sql`${sql.param(vals)}::bytea[]`);
     const aliases = spec.columns.map((_, i) => sql.identifier(`c${i}`));
-    await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion}
-      FROM unnest(${sql.param(ids)}::uuid[], ${sql.join(arrays, sql`, `)}) AS u(id, ${sql.join(aliases, sql`, `)})
+    const reindex = isContacts ? sql`, email_bidx = u.eb, bidx_layout = ${BIDX_LAYOUT}` : sql``;
+    await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion} ${reindex}
+      FROM unnest(${sql.param(ids)}::uuid[], ${sql.join(arrays, sql`, `)} ${isContacts ? sql`, ${sql.param(emailIdx)}::int[]` : sql``})
+        AS u(id, ${sql.join(aliases, sql`, `)} ${isContacts ? sql`, eb` : sql``})
       WHERE t.id = u.id`);
-    await tx.update(keyRotations).set({ done: sql`${keyRotations.done} + ${found.length}`, updatedAt: new Date() }).where(eq(keyRotations.id, rotationId));
+    await tx
+      .update(keyRotations)
+      .set({ done: sql`${keyRotations.done} + ${found.length}`, updatedAt: new Date() })
+      .where(eq(keyRotations.id, rotationId));
     return found.length;
   });
 }
@@ -127,23 +194,49 @@ async function sweepBatch(db: Tx, vault: Vault, spec: (typeof ENCRYPTED_TABLES)[
  * Sweep until every encrypted value uses the new key, then retire the old one.
  * Returns the rotation row ('running' if stopped early by maxBatches).
  */
-export async function runRotation(db: Tx, vault: Vault, actor: Actor, rotationId: number, o: RunRotationOptions = {}): Promise<Rotation> {
+export async function runRotation(
+  db: Tx,
+  vault: Vault,
+  actor: Actor,
+  rotationId: number,
+  o: RunRotationOptions = {},
+): Promise<Rotation> {
   let rotation = await getRotation(db, rotationId);
   if (!rotation) throw notFound('Rotation');
   if (rotation.state !== 'running') return rotation;
   vault.invalidate();
   const active = (await vault.keyring()).activeVersion;
-  if (active !== rotation.toVersion) throw conflict('rotation_superseded', `Active field key is v${active}, not v${rotation.toVersion}.`);
+  if (active !== rotation.toVersion)
+    throw conflict('rotation_superseded', `Active field key is v${active}, not v${rotation.toVersion}.`);
   const batchSize = o.batchSize ?? 2000;
   let batches = 0;
+  // On PostgreSQL two loops share the cursor: one encrypts a batch while the
+  // other's UPDATE runs on the server. PGlite has one connection: one loop.
+  const loops = o.concurrency ?? (isPostgres(db) ? 2 : 1);
   const sweep = async (): Promise<boolean> => {
     for (const spec of ENCRYPTED_TABLES) {
-      for (;;) {
-        if (o.maxBatches !== undefined && batches >= o.maxBatches) return false;
-        const n = await sweepBatch(db, vault, spec, active, batchSize, rotationId);
-        if (n === 0) break;
-        batches++;
-        if (o.onProgress) o.onProgress((await getRotation(db, rotationId))!);
+      // Two passes: the second, from the start, catches rows skipped while another transaction held them.
+      for (let pass = 0; pass < 2; pass++) {
+        const cursor = { id: null as string | null };
+        let stopped = false;
+        const loop = async () => {
+          for (;;) {
+            // Counted when started, so concurrent loops stop at exactly maxBatches.
+            if (o.maxBatches !== undefined && batches >= o.maxBatches) {
+              stopped = true;
+              return;
+            }
+            batches++;
+            const n = await sweepBatch(db, vault, spec, active, batchSize, rotationId, cursor);
+            if (n === 0) {
+              batches--;
+              return;
+            }
+            if (o.onProgress) o.onProgress((await getRotation(db, rotationId))!);
+          }
+        };
+        await Promise.all(Array.from({ length: loops }, loop));
+        if (stopped) return false;
       }
     }
     return true;
@@ -157,12 +250,23 @@ export async function runRotation(db: Tx, vault: Vault, actor: Actor, rotationId
     if (!(await sweep())) return (await getRotation(db, rotationId))!;
   }
   [rotation] = await db.transaction(async (tx) => {
-    if ((await remaining(tx, active)) > 0) throw new Error('rows under the old key appeared during the final check; run the rotation again');
+    if ((await remaining(tx, active)) > 0)
+      throw new Error('rows under the old key appeared during the final check; run the rotation again');
     await tx
       .update(dataKeys)
       .set({ state: 'retired' })
-      .where(and(eq(dataKeys.workspaceId, WORKSPACE_ID), eq(dataKeys.purpose, 'field'), eq(dataKeys.state, 'retiring')));
-    return tx.update(keyRotations).set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() }).where(eq(keyRotations.id, rotationId)).returning();
+      .where(
+        and(
+          eq(dataKeys.workspaceId, WORKSPACE_ID),
+          eq(dataKeys.purpose, 'field'),
+          eq(dataKeys.state, 'retiring'),
+        ),
+      );
+    return tx
+      .update(keyRotations)
+      .set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() })
+      .where(eq(keyRotations.id, rotationId))
+      .returning();
   });
   vault.invalidate();
   await appendAudit(db, actor, {
@@ -178,15 +282,28 @@ export async function runRotation(db: Tx, vault: Vault, actor: Actor, rotationId
  * Master-key rotation: re-wrap every data-key row not wrapped by the
  * provider's current master key. No field value changes.
  */
-export async function rotateMasterKey(db: Tx, provider: KeyProvider, actor: Actor): Promise<{ rewrapped: number; masterKeyId: string }> {
+export async function rotateMasterKey(
+  db: Tx,
+  provider: KeyProvider,
+  actor: Actor,
+): Promise<{ rewrapped: number; masterKeyId: string }> {
   const stale = await db.select().from(dataKeys).where(ne(dataKeys.masterKeyId, provider.id));
   await db.transaction(async (tx) => {
     for (const row of stale) {
-      const next = await rewrapDataKeyRecord(provider, provider, { ...row, workspaceId: String(row.workspaceId) });
+      const next = await rewrapDataKeyRecord(provider, provider, {
+        ...row,
+        workspaceId: String(row.workspaceId),
+      });
       await tx
         .update(dataKeys)
         .set({ wrappedKey: next.wrappedKey, masterKeyId: next.masterKeyId })
-        .where(and(eq(dataKeys.workspaceId, row.workspaceId), eq(dataKeys.purpose, row.purpose), eq(dataKeys.version, row.version)));
+        .where(
+          and(
+            eq(dataKeys.workspaceId, row.workspaceId),
+            eq(dataKeys.purpose, row.purpose),
+            eq(dataKeys.version, row.version),
+          ),
+        );
     }
   });
   await appendAudit(db, actor, {

@@ -4,25 +4,22 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { desc } from 'drizzle-orm';
 import { z } from 'zod';
-import { type Actor, appendAudit } from '../audit/service.ts';
+import { appendAudit } from '../audit/service.ts';
 import { permissionsOf } from '../auth/permissions.ts';
 import { actorOf } from '../auth/request-auth.ts';
 import type { ServerDeps } from '../http/server.ts';
-import { forbidden, notFound } from '../http/problem.ts';
+import { forbidden } from '../http/problem.ts';
 import { type ExportRequest, exportContacts } from './export.ts';
-import { createImport, getImport, importErrors, type ImportOptions, runImport } from './import.ts';
-import { errorFileCsv, ImportConfigError, importRows } from './import-rows.ts';
 import { type ContactView, type MaskBatchResult, maskContacts, type Role } from './masking.ts';
-import { getRotation, runRotation, startFieldKeyRotation } from './rotation.ts';
-import { attributeTypes, consentStates, contactImports, suppressionReasons } from './schema.ts';
+import { consentStates } from './schema.ts';
+import * as privacy from './privacy.ts';
+import { importRoutes } from './routes-imports.ts';
+import { organisationRoutes } from './routes-organisation.ts';
+import { uuidParams } from './routes-common.ts';
 import * as svc from './service.ts';
-import { normaliseEmail } from './normalize.ts';
-import { dataKeyRows, uuidv7 } from './vault.ts';
+import { uuidv7 } from './vault.ts';
 
-const uuidParams = z.object({ id: z.uuid() });
-const numParams = z.object({ id: z.coerce.number().int().positive() });
 const attrValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const contactOut = z.object({
@@ -93,10 +90,6 @@ export function viewOf(req: FastifyRequest, attributes: readonly svc.AttributeDe
   throw forbidden();
 }
 
-function principalId(req: FastifyRequest): string {
-  const p = req.principal;
-  return p?.kind === 'user' ? `user:${p.user.id}` : p?.kind === 'api_key' ? `api_key:${p.key.id}` : 'anonymous';
-}
 
 export function contactRoutes(base: FastifyInstance, deps: ServerDeps) {
   const app = base.withTypeProvider<ZodTypeProvider>();
@@ -295,14 +288,14 @@ export function contactRoutes(base: FastifyInstance, deps: ServerDeps) {
     { config: { guard: 'contacts:export' }, schema: { tags: ['privacy'], params: uuidParams, body: reasonBody } },
     async (req, reply) => {
       const kr = await vault.keyring();
-      const data = await svc.privacyExport(db, kr, req.params.id);
+      const data = await privacy.privacyExport(db, kr, req.params.id);
       await svc.addActivity(db, kr, actorOf(req), { contactId: req.params.id, kind: 'export', details: { privacyRequest: true } });
       await appendAudit(db, actorOf(req), {
         action: 'contacts.privacy_export',
         target: `contact ${req.params.id}`,
         details: { reason: req.body.reason, count: 1 },
       });
-      await svc.emitMonitoringEvent(db, actorOf(req), 'contacts.exported', { kind: 'privacy_export', rows: 1, contactId: req.params.id });
+      await privacy.emitMonitoringEvent(db, actorOf(req), 'contacts.exported', { kind: 'privacy_export', rows: 1, contactId: req.params.id });
       return reply.header('content-disposition', `attachment; filename="contact-${req.params.id}.json"`).send(data);
     },
   );
@@ -312,13 +305,13 @@ export function contactRoutes(base: FastifyInstance, deps: ServerDeps) {
     { config: { guard: 'contacts:export' }, schema: { tags: ['privacy'], params: uuidParams, body: reasonBody, response: { 200: z.object({ erased: z.boolean() }) } } },
     async (req) => {
       const kr = await vault.keyring();
-      await svc.eraseContact(db, kr, req.params.id);
+      await privacy.eraseContact(db, kr, req.params.id);
       await appendAudit(db, actorOf(req), {
         action: 'contacts.erased',
         target: `contact ${req.params.id}`,
         details: { reason: req.body.reason, suppressed: true },
       });
-      await svc.emitMonitoringEvent(db, actorOf(req), 'contacts.erased', { contactId: req.params.id });
+      await privacy.emitMonitoringEvent(db, actorOf(req), 'contacts.erased', { contactId: req.params.id });
       return { erased: true };
     },
   );
@@ -354,7 +347,7 @@ export function contactRoutes(base: FastifyInstance, deps: ServerDeps) {
           outcome,
           details: { reason: req.body.reason, count: result.rows, fields: req.body.fields, format: req.body.format, filter: req.body.filter },
         });
-        await svc.emitMonitoringEvent(db, actor, 'contacts.exported', { exportId: result.exportId, rows: result.rows, fields: req.body.fields });
+        await privacy.emitMonitoringEvent(db, actor, 'contacts.exported', { exportId: result.exportId, rows: result.rows, fields: req.body.fields });
       };
       async function* body() {
         let ok = false;
@@ -375,261 +368,6 @@ export function contactRoutes(base: FastifyInstance, deps: ServerDeps) {
     },
   );
 
-  // --- imports ---------------------------------------------------------------
-  const importOut = z.object({
-    id: z.string(),
-    state: z.string(),
-    filename: z.string(),
-    format: z.string(),
-    options: z.record(z.string(), z.unknown()),
-    rowsDone: z.number(),
-    inserted: z.number(),
-    updated: z.number(),
-    skipped: z.number(),
-    failed: z.number(),
-    suppressed: z.number(),
-    error: z.string().nullable(),
-    createdAt: z.date(),
-    finishedAt: z.date().nullable(),
-  });
-  const importOptions = z.object({
-    mapping: z.record(z.string().max(200), z.string().max(100)),
-    list: z.string().trim().min(1).max(200).nullable().optional(),
-    onDuplicate: z.enum(['update', 'skip']).default('skip'),
-    defaultCountry: z.string().length(2).nullable().optional(),
-    consent: z.object({ purpose: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), state: z.enum(consentStates) }).nullable().optional(),
-    tags: z.array(z.string().max(64)).max(20).optional(),
-  });
-
-  app.post(
-    '/api/contacts/imports',
-    {
-      config: { guard: 'contacts:write' },
-      schema: {
-        tags: ['imports'],
-        body: importOptions.extend({ filename: z.string().min(1).max(255), format: z.enum(['csv', 'jsonl']) }),
-        response: { 201: importOut },
-      },
-    },
-    async (req, reply) => {
-      const { filename, format, ...options } = req.body;
-      const imp = await createImport(db, { filename, format, options: options as ImportOptions, createdBy: principalId(req) });
-      return reply.code(201).send(imp);
-    },
-  );
-
-  app.get(
-    '/api/contacts/imports',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['imports'], response: { 200: z.array(importOut) } } },
-    async () => db.select().from(contactImports).orderBy(desc(contactImports.createdAt)).limit(50),
-  );
-
-  app.get(
-    '/api/contacts/imports/:id',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['imports'], params: uuidParams, response: { 200: importOut } } },
-    async (req) => getImport(db, req.params.id),
-  );
-
-  app.post(
-    '/api/contacts/imports/preview',
-    {
-      config: { guard: 'contacts:write' },
-      schema: {
-        tags: ['imports'],
-        body: z.object({ format: z.enum(['csv', 'jsonl']), sample: z.string().max(256 * 1024), mapping: z.record(z.string(), z.string()), defaultCountry: z.string().length(2).optional() }),
-      },
-    },
-    async (req) => {
-      const defs = await svc.listAttributeDefs(db);
-      // Only complete lines: the browser sends the beginning of the file.
-      const sample = req.body.sample.slice(0, req.body.sample.lastIndexOf('\n') + 1) || req.body.sample;
-      try {
-        for await (const batch of importRows(Readable.from([Buffer.from(sample)]), {
-          format: req.body.format,
-          mapping: req.body.mapping,
-          attributes: defs.map((d) => ({ key: d.key, type: d.type, options: d.options, sensitive: d.sensitive })),
-          batchSize: 20,
-          defaultCountry: req.body.defaultCountry,
-        })) {
-          return { ok: true, good: batch.good, bad: batch.bad.map(({ line, reason }) => ({ line, reason })) };
-        }
-        return { ok: true, good: [], bad: [] };
-      } catch (err) {
-        if (err instanceof ImportConfigError) return { ok: false, error: err.message, good: [], bad: [] };
-        throw err;
-      }
-    },
-  );
-
-  app.get(
-    '/api/contacts/imports/:id/errors.csv',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['imports'], params: uuidParams } },
-    async (req, reply) => {
-      const imp = await getImport(db, req.params.id);
-      // The error file holds raw rows (PII): only for whoever ran the import, or owners/admins.
-      const p = req.principal;
-      const privileged = p?.kind === 'user' && (p.user.role === 'owner' || p.user.role === 'admin');
-      if (imp.createdBy !== principalId(req) && !privileged) throw forbidden('Only the person who ran this import can download its error file.');
-      const bad = await importErrors(db, await vault.keyring(), imp.id);
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="import-${imp.id}-errors.csv"`)
-        .send(errorFileCsv(bad));
-    },
-  );
-
-  // The file itself: a raw streamed body (never buffered), parsed as it arrives.
-  // Re-sending the same file to an interrupted import resumes it.
-  app.register(async (scope) => {
-    scope.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_req, payload, done) =>
-      done(null, payload),
-    );
-    scope.withTypeProvider<ZodTypeProvider>().put(
-      '/api/contacts/imports/:id/file',
-      { config: { guard: 'contacts:write' }, bodyLimit: 4 * 1024 ** 3, schema: { tags: ['imports'], params: uuidParams, response: { 200: importOut } } },
-      async (req) => {
-        const imp = await getImport(db, req.params.id);
-        if (imp.createdBy !== principalId(req)) throw forbidden('Only the person who created this import can upload its file.');
-        return runImport(db, vault, actorOf(req), imp.id, req.body as Readable);
-      },
-    );
-  });
-
-  // --- companies -------------------------------------------------------------
-  const companyOut = z.object({ id: z.number(), name: z.string(), domain: z.string().nullable(), attributes: z.record(z.string(), z.unknown()), createdAt: z.date() });
-  const companyIn = z.object({ name: z.string().trim().min(1).max(200), domain: z.string().trim().max(253).nullable().optional(), attributes: z.record(z.string(), z.unknown()).optional() });
-  app.get('/api/companies', { config: { guard: 'contacts:read' }, schema: { tags: ['companies'], response: { 200: z.array(companyOut) } } }, async () => svc.listCompanies(db));
-  app.post('/api/companies', { config: { guard: 'contacts:write' }, schema: { tags: ['companies'], body: companyIn, response: { 201: companyOut } } }, async (req, reply) =>
-    reply.code(201).send(await svc.createCompany(db, req.body)),
-  );
-  app.patch('/api/companies/:id', { config: { guard: 'contacts:write' }, schema: { tags: ['companies'], params: numParams, body: companyIn.partial(), response: { 200: companyOut } } }, async (req) =>
-    svc.updateCompany(db, req.params.id, req.body),
-  );
-  app.delete('/api/companies/:id', { config: { guard: 'contacts:write' }, schema: { tags: ['companies'], params: numParams, response: { 204: z.null() } } }, async (req, reply) => {
-    await svc.deleteCompany(db, req.params.id);
-    return reply.code(204).send(null);
-  });
-
-  // --- lists -----------------------------------------------------------------
-  const listOut = z.object({ id: z.number(), name: z.string(), description: z.string().nullable(), members: z.number(), createdAt: z.date() });
-  app.get('/api/lists', { config: { guard: 'contacts:read' }, schema: { tags: ['lists'], response: { 200: z.array(listOut) } } }, async () =>
-    (await svc.listLists(db)).map((l) => ({ ...l, createdAt: new Date(l.createdAt) })),
-  );
-  app.post(
-    '/api/lists',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['lists'], body: z.object({ name: z.string().trim().min(1).max(200), description: z.string().max(1000).nullable().optional() }), response: { 201: listOut } } },
-    async (req, reply) => reply.code(201).send({ ...(await svc.createList(db, req.body)), members: 0 }),
-  );
-  app.delete('/api/lists/:id', { config: { guard: 'contacts:write' }, schema: { tags: ['lists'], params: numParams, response: { 204: z.null() } } }, async (req, reply) => {
-    await svc.deleteList(db, req.params.id);
-    return reply.code(204).send(null);
-  });
-  app.post(
-    '/api/lists/:id/members',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['lists'], params: numParams, body: z.object({ contactIds: z.array(z.uuid()).min(1).max(1000) }), response: { 200: z.object({ added: z.number() }) } } },
-    async (req) => ({ added: await svc.addListMembers(db, req.params.id, req.body.contactIds) }),
-  );
-  app.delete(
-    '/api/lists/:id/members/:contactId',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['lists'], params: z.object({ id: z.coerce.number().int().positive(), contactId: z.uuid() }), response: { 204: z.null() } } },
-    async (req, reply) => {
-      await svc.removeListMember(db, req.params.id, req.params.contactId);
-      return reply.code(204).send(null);
-    },
-  );
-
-  // --- attribute definitions ------------------------------------------------
-  const attrOut = z.object({ key: z.string(), label: z.string(), type: z.enum(attributeTypes), options: z.array(z.string()), sensitive: z.boolean() });
-  app.get('/api/contact-attributes', { config: { guard: 'contacts:read' }, schema: { tags: ['contacts'], response: { 200: z.array(attrOut) } } }, async () => svc.listAttributeDefs(db));
-  app.post(
-    '/api/contact-attributes',
-    {
-      config: { guard: 'contacts:write' },
-      schema: {
-        tags: ['contacts'],
-        body: z.object({
-          key: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower-case letters, digits and _').refine((k) => !['email', 'firstName', 'lastName', 'phone', 'country', 'timeZone', 'notes'].includes(k), 'is a core field'),
-          label: z.string().trim().min(1).max(100),
-          type: z.enum(attributeTypes),
-          options: z.array(z.string().min(1).max(100)).max(100).optional(),
-          sensitive: z.boolean().default(false),
-        }),
-        response: { 201: attrOut },
-      },
-    },
-    async (req, reply) => {
-      const row = await svc.createAttributeDef(db, req.body);
-      await appendAudit(db, actorOf(req), { action: 'contacts.attribute_defined', target: row.key, details: { type: row.type, sensitive: row.sensitive } });
-      return reply.code(201).send(row);
-    },
-  );
-  app.delete(
-    '/api/contact-attributes/:key',
-    { config: { guard: 'contacts:write' }, schema: { tags: ['contacts'], params: z.object({ key: z.string().max(63) }), response: { 204: z.null() } } },
-    async (req, reply) => {
-      await svc.deleteAttributeDef(db, req.params.key);
-      return reply.code(204).send(null);
-    },
-  );
-
-  // --- suppression ------------------------------------------------------------
-  app.post(
-    '/api/suppressions',
-    {
-      config: { guard: 'contacts:write' },
-      schema: { tags: ['contacts'], body: z.object({ email: z.string().max(320), reason: z.enum(suppressionReasons).default('manual'), note: z.string().max(500).optional() }), response: { 201: z.object({ suppressed: z.boolean() }) } },
-    },
-    async (req, reply) => {
-      const e = normaliseEmail(req.body.email);
-      if (!e.ok) throw notFound('Valid email address');
-      await svc.suppress(db, await vault.keyring(), e.value, req.body.reason, req.body.note);
-      await appendAudit(db, actorOf(req), { action: 'contacts.suppressed', target: 'suppression list', details: { reason: req.body.reason } });
-      return reply.code(201).send({ suppressed: true });
-    },
-  );
-  app.get(
-    '/api/suppressions/check',
-    { config: { guard: 'contacts:read' }, schema: { tags: ['contacts'], querystring: z.object({ email: z.string().max(320) }), response: { 200: z.object({ suppressed: z.boolean(), reason: z.string().nullable() }) } } },
-    async (req) => {
-      const e = normaliseEmail(req.query.email);
-      if (!e.ok) return { suppressed: false, reason: null };
-      const reason = await svc.isSuppressed(db, await vault.keyring(), e.value);
-      return { suppressed: reason !== null, reason };
-    },
-  );
-
-  // --- keys --------------------------------------------------------------------
-  const rotationOut = z
-    .object({ id: z.number(), fromVersion: z.number(), toVersion: z.number(), state: z.string(), total: z.number(), done: z.number(), error: z.string().nullable(), startedAt: z.date(), finishedAt: z.date().nullable() })
-    .nullable();
-  app.get(
-    '/api/keys',
-    {
-      config: { guard: 'settings:manage' },
-      schema: {
-        tags: ['keys'],
-        response: {
-          200: z.object({
-            keys: z.array(z.object({ purpose: z.string(), version: z.number(), state: z.string(), masterKeyId: z.string(), createdAt: z.date() })),
-            masterKeyId: z.string(),
-            rotation: rotationOut,
-          }),
-        },
-      },
-    },
-    async () => ({
-      keys: (await dataKeyRows(db)).map(({ wrappedKey: _w, workspaceId: _ws, ...k }) => k),
-      masterKeyId: vault.provider.id,
-      rotation: await getRotation(db),
-    }),
-  );
-  app.post('/api/keys/rotate', { config: { guard: 'settings:manage' }, schema: { tags: ['keys'], response: { 202: rotationOut } } }, async (req, reply) => {
-    const actor: Actor = actorOf(req);
-    const rotation = await startFieldKeyRotation(db, vault, actor);
-    // Swept in this process; a restart resumes it (resumeRotationJobs).
-    void runRotation(db, vault, actor, rotation.id).catch(async (err) => {
-      req.log.error({ err }, 'key rotation sweep failed');
-    });
-    return reply.code(202).send(rotation);
-  });
+  importRoutes(base, deps);
+  organisationRoutes(base, deps);
 }

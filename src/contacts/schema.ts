@@ -13,6 +13,7 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -96,6 +97,11 @@ export const contacts = pgTable(
     emailEnc: bytea('email_enc').notNull(),
     emailBidx: integer('email_bidx').notNull(),
     emailDomainBidx: integer('email_domain_bidx').notNull(),
+    /**
+     * Bit layout of the row's blind indexes (vault.ts BIDX_LAYOUT): 1 = email 10 bits (before migration 0010),
+     * 2 = current. Rows still at 1 are recomputed by the re-index sweep (reindex.ts); lookups query both meanwhile.
+     */
+    bidxLayout: smallint('bidx_layout').notNull().default(1),
     firstNameEnc: bytea('first_name_enc'),
     lastNameEnc: bytea('last_name_enc'),
     phoneEnc: bytea('phone_enc'),
@@ -108,9 +114,15 @@ export const contacts = pgTable(
     jobTitle: text('job_title'),
     country: text('country'),
     timeZone: text('time_zone'),
-    companyId: bigint('company_id', { mode: 'number' }).references(() => companies.id, { onDelete: 'set null' }),
-    ownerUserId: bigint('owner_user_id', { mode: 'number' }).references(() => users.id, { onDelete: 'set null' }),
+    companyId: bigint('company_id', { mode: 'number' }).references(() => companies.id, {
+      onDelete: 'set null',
+    }),
+    ownerUserId: bigint('owner_user_id', { mode: 'number' }).references(() => users.id, {
+      onDelete: 'set null',
+    }),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    /** Import that created the contact: its timeline shows the import without one activity row per contact. */
+    importId: uuid('import_id'),
     /** Address is on the suppression list (set when created/imported while suppressed). */
     suppressed: boolean('suppressed').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -118,6 +130,10 @@ export const contacts = pgTable(
   },
   (t) => [
     index('contacts_email_bidx_idx').on(t.workspaceId, t.emailBidx, t.emailDomainBidx),
+    // Rows not yet re-indexed: the sweep and the legacy branch of email lookups; empty once the sweep is done.
+    index('contacts_email_bidx_legacy_idx')
+      .on(t.workspaceId, t.emailBidx, t.emailDomainBidx)
+      .where(sql`bidx_layout = 1`),
     index('contacts_domain_bidx_idx').on(t.workspaceId, t.emailDomainBidx),
     index('contacts_phone_bidx_idx').on(t.workspaceId, t.phoneBidx),
     index('contacts_owner_idx').on(t.workspaceId, t.ownerUserId),
@@ -149,7 +165,10 @@ export const listMembers = pgTable(
       .references(() => contacts.id, { onDelete: 'cascade' }),
     addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.listId, t.contactId] }), index('list_members_contact_idx').on(t.contactId)],
+  (t) => [
+    primaryKey({ columns: [t.listId, t.contactId] }),
+    index('list_members_contact_idx').on(t.contactId),
+  ],
 );
 
 export const consentStates = ['subscribed', 'pending', 'unsubscribed'] as const;
@@ -219,7 +238,16 @@ export const suppressions = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.emailHash] })],
 );
 
-export const activityKinds = ['note', 'call', 'import', 'consent', 'export', 'mail', 'created', 'updated'] as const;
+export const activityKinds = [
+  'note',
+  'call',
+  'import',
+  'consent',
+  'export',
+  'mail',
+  'created',
+  'updated',
+] as const;
 export type ActivityKind = (typeof activityKinds)[number];
 
 export const contactActivities = pgTable(

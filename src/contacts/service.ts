@@ -1,35 +1,33 @@
-// Contacts, companies, lists, attribute definitions, consent, suppression and
-// the activity timeline. Every PII value is encrypted here before it reaches
-// SQL and decrypted here after; callers mask (masking.ts) before serialising.
+// Contacts, consent, suppression and privacy requests. Every PII value is
+// encrypted here before it reaches SQL and decrypted here after; callers mask
+// (masking.ts) before serialising. Validation, organisation data (companies,
+// lists, attribute definitions) and the timeline live in their own modules and
+// are re-exported here, so `import * as svc from './service.ts'` sees them all.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { and, asc, desc, eq, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Actor } from '../audit/service.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
-import { rows, type Tx } from '../db/client.ts';
+import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
-import { emailDomain, normaliseCountry, normaliseEmail, normalisePhone, normaliseTimeZone } from './normalize.ts';
+import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
 import {
-  type ActivityKind,
   attributeDefinitions,
-  companies,
   type ConsentState,
-  contactActivities,
   contactConsents,
-  contactLists,
   contacts,
-  listMembers,
-  monitoringOutbox,
   type SuppressionReason,
   suppressions,
 } from './schema.ts';
 import {
+  BIDX_LAYOUT,
   decText,
   domainBidx,
   domainLookup,
   emailBidx,
   emailLookup,
   encText,
+  legacyEmailLookup,
   linkSigningKey,
   lockEmailBuckets,
   phoneBidx,
@@ -38,6 +36,12 @@ import {
   uuidv7,
   WORKSPACE_ID,
 } from './vault.ts';
+import { addActivity } from './timeline.ts';
+import { type ContactInput, normaliseContactInput } from './validation.ts';
+
+export * from './organisation.ts';
+export * from './timeline.ts';
+export * from './validation.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
 export type AttributeDef = typeof attributeDefinitions.$inferSelect;
@@ -74,7 +78,10 @@ export function decodeContact(kr: Keyring, r: ContactRow): Contact {
     lastName: decText(kr, T, 'last_name', r.id, r.lastNameEnc),
     phone: decText(kr, T, 'phone', r.id, r.phoneEnc),
     notes: decText(kr, T, 'notes', r.id, r.notesEnc),
-    attributes: { ...(r.attributes as Record<string, AttributeValue>), ...(sensitive ? JSON.parse(sensitive) : {}) },
+    attributes: {
+      ...(r.attributes as Record<string, AttributeValue>),
+      ...(sensitive ? JSON.parse(sensitive) : {}),
+    },
     jobTitle: r.jobTitle,
     country: r.country,
     timeZone: r.timeZone,
@@ -119,8 +126,13 @@ export interface ContactFields {
 }
 
 /** Encrypted column values of a contact row under the keyring's active key. */
+// An import encodes thousands of rows against one definitions array: build its key set once.
+const sensitiveKeySets = new WeakMap<readonly AttributeDef[], Set<string>>();
+
 export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: readonly AttributeDef[]) {
-  const sensitiveKeys = new Set(defs.filter((d) => d.sensitive).map((d) => d.key));
+  let sensitiveKeys = sensitiveKeySets.get(defs);
+  if (!sensitiveKeys)
+    sensitiveKeySets.set(defs, (sensitiveKeys = new Set(defs.filter((d) => d.sensitive).map((d) => d.key))));
   const plain: Record<string, AttributeValue> = {};
   const secret: Record<string, AttributeValue> = {};
   for (const [k, v] of Object.entries(f.attributes)) (sensitiveKeys.has(k) ? secret : plain)[k] = v;
@@ -131,6 +143,7 @@ export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: r
     emailEnc: encText(kr, T, 'email', id, f.email)!,
     emailBidx: emailBidx(kr, f.email),
     emailDomainBidx: domainBidx(kr, emailDomain(f.email)),
+    bidxLayout: BIDX_LAYOUT,
     firstNameEnc: encText(kr, T, 'first_name', id, f.firstName),
     lastNameEnc: encText(kr, T, 'last_name', id, f.lastName),
     phoneEnc: encText(kr, T, 'phone', id, f.phone),
@@ -147,135 +160,60 @@ export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: r
   };
 }
 
-// ---------------------------------------------------------------------------
-// Validation
-
-export interface ContactInput {
-  email?: string;
-  firstName?: string | null;
-  lastName?: string | null;
-  phone?: string | null;
-  notes?: string | null;
-  attributes?: Record<string, unknown>;
-  jobTitle?: string | null;
-  country?: string | null;
-  timeZone?: string | null;
-  companyId?: number | null;
-  ownerUserId?: number | null;
-  tags?: string[];
-}
-
-export function coerceAttribute(def: AttributeDef, value: unknown): AttributeValue {
-  const bad = (m: string) => fieldError(`attributes.${def.key}`, m);
-  if (value === null) return null;
-  switch (def.type) {
-    case 'text':
-      if (typeof value !== 'string') throw bad('must be text');
-      if (value.length > 10_000) throw bad('is longer than 10000 characters');
-      return value;
-    case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw bad('must be a number');
-      return value;
-    case 'boolean':
-      if (typeof value !== 'boolean') throw bad('must be true or false');
-      return value;
-    case 'date':
-      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) || Number.isNaN(Date.parse(value)))
-        throw bad('must be a date (YYYY-MM-DD)');
-      return value;
-    case 'enum':
-      if (typeof value !== 'string' || !def.options.includes(value)) throw bad(`must be one of ${def.options.join(', ')}`);
-      return value;
-  }
-}
-
-/** Validate and normalise input (merged over `base` for updates). Throws 422 problems. */
-export function normaliseContactInput(input: ContactInput, defs: readonly AttributeDef[], base?: Contact): ContactFields {
-  const pick = <K extends keyof ContactInput>(k: K, fallback: unknown) => (input[k] === undefined ? fallback : input[k]);
-  const rawEmail = pick('email', base?.email) as string | undefined;
-  if (!rawEmail) throw fieldError('email', 'is required');
-  const e = normaliseEmail(rawEmail);
-  if (!e.ok) throw fieldError('email', `is not a valid email address (${e.reason})`);
-  const country = pick('country', base?.country) as string | null | undefined;
-  let countryCode: string | null = null;
-  if (country) {
-    const c = normaliseCountry(country);
-    if (!c.ok) throw fieldError('country', 'must be an ISO 3166-1 alpha-2 code');
-    countryCode = c.value;
-  }
-  const phone = pick('phone', base?.phone) as string | null | undefined;
-  let e164: string | null = null;
-  if (phone) {
-    const p = normalisePhone(phone, countryCode);
-    if (!p.ok) throw fieldError('phone', `is not a valid phone number (${p.reason})`);
-    e164 = p.value;
-  }
-  const tz = pick('timeZone', base?.timeZone) as string | null | undefined;
-  let zone: string | null = null;
-  if (tz) {
-    const z = normaliseTimeZone(tz);
-    if (!z.ok) throw fieldError('timeZone', 'must be an IANA time zone such as Europe/Paris');
-    zone = z.value;
-  }
-  const attributes: Record<string, AttributeValue> = { ...(base?.attributes ?? {}) };
-  const byKey = new Map(defs.map((d) => [d.key, d]));
-  for (const [k, v] of Object.entries(input.attributes ?? {})) {
-    const def = byKey.get(k);
-    if (!def) throw fieldError(`attributes.${k}`, 'is not a defined attribute');
-    const value = coerceAttribute(def, v);
-    if (value === null) delete attributes[k];
-    else attributes[k] = value;
-  }
-  const text = (k: 'firstName' | 'lastName' | 'notes' | 'jobTitle', max: number) => {
-    const v = pick(k, base?.[k] ?? null) as string | null;
-    const t = v === null ? null : v.trim() || null;
-    if (t && t.length > max) throw fieldError(k, `is longer than ${max} characters`);
-    return t;
-  };
-  const tags = [...new Set(((pick('tags', base?.tags ?? []) as string[]) ?? []).map((t) => t.trim()).filter(Boolean))];
-  return {
-    email: e.value,
-    firstName: text('firstName', 200),
-    lastName: text('lastName', 200),
-    phone: e164,
-    notes: text('notes', 10_000),
-    attributes,
-    jobTitle: text('jobTitle', 200),
-    country: countryCode,
-    timeZone: zone,
-    companyId: pick('companyId', base?.companyId ?? null) as number | null,
-    ownerUserId: pick('ownerUserId', base?.ownerUserId ?? null) as number | null,
-    tags,
-  };
-}
-
 export async function listAttributeDefs(db: Tx): Promise<AttributeDef[]> {
-  return db.select().from(attributeDefinitions).where(eq(attributeDefinitions.workspaceId, WORKSPACE_ID)).orderBy(asc(attributeDefinitions.key));
+  return db
+    .select()
+    .from(attributeDefinitions)
+    .where(eq(attributeDefinitions.workspaceId, WORKSPACE_ID))
+    .orderBy(asc(attributeDefinitions.key));
 }
 
 // ---------------------------------------------------------------------------
 // Lookup
 
+/**
+ * Blind-index condition for an exact email: the (email, domain) pair under the
+ * current layout, plus layout-1 rows the re-index sweep has not reached (their
+ * partial index is empty once it has, so that branch then costs one probe).
+ */
+export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
+  const domain = inArray(contacts.emailDomainBidx, domainLookup(kr, emailDomain(normalisedEmail)));
+  return and(
+    eq(contacts.workspaceId, WORKSPACE_ID),
+    domain,
+    or(
+      and(
+        inArray(contacts.emailBidx, emailLookup(kr, normalisedEmail)),
+        sql`${contacts.bidxLayout} = ${sql.raw(String(BIDX_LAYOUT))}`,
+      ),
+      and(
+        inArray(contacts.emailBidx, legacyEmailLookup(kr, normalisedEmail)),
+        sql`${contacts.bidxLayout} = 1`,
+      ),
+    ),
+  )!;
+}
+
 /** Rows whose email equals `normalisedEmail`: blind-index candidates, decrypted and compared. */
 export async function findByEmail(db: Tx, kr: Keyring, normalisedEmail: string): Promise<ContactRow[]> {
-  const candidates = await db
-    .select()
-    .from(contacts)
-    .where(
-      and(
-        eq(contacts.workspaceId, WORKSPACE_ID),
-        inArray(contacts.emailBidx, emailLookup(kr, normalisedEmail)),
-        inArray(contacts.emailDomainBidx, domainLookup(kr, emailDomain(normalisedEmail))),
-      ),
-    );
+  const candidates = await db.select().from(contacts).where(emailCandidates(kr, normalisedEmail));
   return candidates.filter((c) => decText(kr, T, 'email', c.id, c.emailEnc) === normalisedEmail);
 }
 
-export async function isSuppressed(db: Tx, kr: Keyring, normalisedEmail: string): Promise<SuppressionReason | null> {
+export async function isSuppressed(
+  db: Tx,
+  kr: Keyring,
+  normalisedEmail: string,
+): Promise<SuppressionReason | null> {
   const [row] = await db
     .select({ reason: suppressions.reason })
     .from(suppressions)
-    .where(and(eq(suppressions.workspaceId, WORKSPACE_ID), eq(suppressions.emailHash, suppressionHash(kr, normalisedEmail))));
+    .where(
+      and(
+        eq(suppressions.workspaceId, WORKSPACE_ID),
+        eq(suppressions.emailHash, suppressionHash(kr, normalisedEmail)),
+      ),
+    );
   return row?.reason ?? null;
 }
 
@@ -283,11 +221,23 @@ export async function isSuppressed(db: Tx, kr: Keyring, normalisedEmail: string)
  * Put an address on the suppression list (idempotent; 'erased' wins over any
  * earlier reason so the record says why nothing else is left).
  */
-export async function suppress(db: Tx, kr: Keyring, normalisedEmail: string, reason: SuppressionReason, note?: string): Promise<void> {
+export async function suppress(
+  db: Tx,
+  kr: Keyring,
+  normalisedEmail: string,
+  reason: SuppressionReason,
+  note?: string,
+): Promise<void> {
   const hash = suppressionHash(kr, normalisedEmail);
   await db
     .insert(suppressions)
-    .values({ workspaceId: WORKSPACE_ID, emailHash: hash, indexVersion: kr.activeIndexVersion, reason, note: note ?? null })
+    .values({
+      workspaceId: WORKSPACE_ID,
+      emailHash: hash,
+      indexVersion: kr.activeIndexVersion,
+      reason,
+      note: note ?? null,
+    })
     .onConflictDoUpdate({
       target: [suppressions.workspaceId, suppressions.emailHash],
       set: reason === 'erased' ? { reason, note: note ?? null } : { note: sql`${suppressions.note}` },
@@ -309,52 +259,34 @@ export async function suppress(db: Tx, kr: Keyring, normalisedEmail: string, rea
 // ---------------------------------------------------------------------------
 // Contacts
 
-export interface Changed {
-  actor: Actor;
-  userId?: number | null;
-}
-
-function actorColumns(actor: Actor) {
-  return { actorUserId: actor.type === 'user' && actor.id != null ? Number(actor.id) : null, actorLabel: actor.label ?? actor.type };
-}
-
-export async function addActivity(
+export async function createContact(
   db: Tx,
   kr: Keyring,
   actor: Actor,
-  a: { contactId: string; kind: ActivityKind; body?: string | null; details?: Record<string, unknown>; at?: Date },
-): Promise<string> {
-  const id = uuidv7();
-  await db.insert(contactActivities).values({
-    id,
-    workspaceId: WORKSPACE_ID,
-    contactId: a.contactId,
-    kind: a.kind,
-    details: a.details ?? {},
-    keyVersion: a.body ? kr.activeVersion : null,
-    bodyEnc: a.body ? encText(kr, 'contact_activities', 'body', id, a.body) : null,
-    ...actorColumns(actor),
-    at: a.at ?? new Date(),
-  });
-  return id;
-}
-
-export async function createContact(db: Tx, kr: Keyring, actor: Actor, input: ContactInput): Promise<Contact> {
+  input: ContactInput,
+): Promise<Contact> {
   const defs = await listAttributeDefs(db);
   const fields = normaliseContactInput(input, defs);
   return db.transaction(async (tx) => {
     const values = encodeContact(kr, uuidv7(), fields, defs);
     await lockEmailBuckets(tx, [values.emailBidx]);
-    if ((await findByEmail(tx, kr, fields.email)).length) throw conflict('contact_exists', 'A contact with this email address already exists.');
+    if ((await findByEmail(tx, kr, fields.email)).length)
+      throw conflict('contact_exists', 'A contact with this email address already exists.');
     const suppressed = (await isSuppressed(tx, kr, fields.email)) !== null;
-    const [row] = await tx.insert(contacts).values({ ...values, suppressed }).returning();
+    const [row] = await tx
+      .insert(contacts)
+      .values({ ...values, suppressed })
+      .returning();
     await addActivity(tx, kr, actor, { contactId: row.id, kind: 'created' });
     return decodeContact(kr, row);
   });
 }
 
 export async function getContactRow(db: Tx, id: string): Promise<ContactRow | null> {
-  const [row] = await db.select().from(contacts).where(and(eq(contacts.workspaceId, WORKSPACE_ID), eq(contacts.id, id)));
+  const [row] = await db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.workspaceId, WORKSPACE_ID), eq(contacts.id, id)));
   return row ?? null;
 }
 
@@ -364,10 +296,20 @@ export async function getContact(db: Tx, kr: Keyring, id: string): Promise<Conta
   return decodeContact(kr, row);
 }
 
-export async function updateContact(db: Tx, kr: Keyring, actor: Actor, id: string, patch: ContactInput): Promise<Contact> {
+export async function updateContact(
+  db: Tx,
+  kr: Keyring,
+  actor: Actor,
+  id: string,
+  patch: ContactInput,
+): Promise<Contact> {
   const defs = await listAttributeDefs(db);
   return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(contacts).where(and(eq(contacts.workspaceId, WORKSPACE_ID), eq(contacts.id, id))).for('update');
+    const [row] = await tx
+      .select()
+      .from(contacts)
+      .where(and(eq(contacts.workspaceId, WORKSPACE_ID), eq(contacts.id, id)))
+      .for('update');
     if (!row) throw notFound('Contact');
     const current = decodeContact(kr, row);
     const fields = normaliseContactInput(patch, defs, current);
@@ -404,7 +346,11 @@ export interface ContactFilter {
   limit?: number;
 }
 
-export function filterWhere(kr: Keyring, f: ContactFilter, defs: readonly AttributeDef[]): { where: SQL; email?: string; phone?: string } {
+export function filterWhere(
+  kr: Keyring,
+  f: ContactFilter,
+  defs: readonly AttributeDef[],
+): { where: SQL; email?: string; phone?: string } {
   const conds: SQL[] = [eq(contacts.workspaceId, WORKSPACE_ID)];
   let email: string | undefined;
   let phone: string | undefined;
@@ -412,7 +358,7 @@ export function filterWhere(kr: Keyring, f: ContactFilter, defs: readonly Attrib
     const e = normaliseEmail(f.email);
     if (!e.ok) throw fieldError('email', 'is not a valid email address');
     email = e.value;
-    conds.push(inArray(contacts.emailBidx, emailLookup(kr, email)), inArray(contacts.emailDomainBidx, domainLookup(kr, emailDomain(email))));
+    conds.push(emailCandidates(kr, email));
   }
   if (f.phone) {
     const p = normalisePhone(f.phone);
@@ -423,7 +369,10 @@ export function filterWhere(kr: Keyring, f: ContactFilter, defs: readonly Attrib
   if (f.tag) conds.push(sql`${contacts.tags} @> ARRAY[${f.tag}]::text[]`);
   if (f.ownerUserId) conds.push(eq(contacts.ownerUserId, f.ownerUserId));
   if (f.companyId) conds.push(eq(contacts.companyId, f.companyId));
-  if (f.listId) conds.push(sql`EXISTS (SELECT 1 FROM list_members m WHERE m.contact_id = ${contacts.id} AND m.list_id = ${f.listId})`);
+  if (f.listId)
+    conds.push(
+      sql`EXISTS (SELECT 1 FROM list_members m WHERE m.contact_id = ${contacts.id} AND m.list_id = ${f.listId})`,
+    );
   if (f.attribute) {
     const def = defs.find((d) => d.key === f.attribute!.key);
     if (!def) throw fieldError('attribute', 'is not a defined attribute');
@@ -434,124 +383,29 @@ export function filterWhere(kr: Keyring, f: ContactFilter, defs: readonly Attrib
   return { where: and(...conds)!, email, phone };
 }
 
-export async function listContacts(db: Tx, kr: Keyring, f: ContactFilter): Promise<{ items: Contact[]; nextBefore: string | null }> {
+export async function listContacts(
+  db: Tx,
+  kr: Keyring,
+  f: ContactFilter,
+): Promise<{ items: Contact[]; nextBefore: string | null }> {
   const defs = f.attribute ? await listAttributeDefs(db) : [];
   const { where, email, phone } = filterWhere(kr, f, defs);
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
-  const found = await db.select().from(contacts).where(where).orderBy(desc(contacts.id)).limit(limit + 1);
+  const found = await db
+    .select()
+    .from(contacts)
+    .where(where)
+    .orderBy(desc(contacts.id))
+    .limit(limit + 1);
   const more = found.length > limit;
   if (more) found.pop();
-  let items = found.map((r) => decodeContact(kr, r));
-  // Blind indexes give candidates: drop the coincidences after decryption.
-  if (email) items = items.filter((c) => c.email === email);
-  if (phone) items = items.filter((c) => c.phone === phone);
+  // Blind indexes give candidates: drop the coincidences after decrypting the
+  // searched field only, and decode the whole row for the matches alone.
+  let kept = found;
+  if (email) kept = kept.filter((r) => decText(kr, T, 'email', r.id, r.emailEnc) === email);
+  if (phone) kept = kept.filter((r) => decText(kr, T, 'phone', r.id, r.phoneEnc) === phone);
+  const items = kept.map((r) => decodeContact(kr, r));
   return { items, nextBefore: more ? found[found.length - 1].id : null };
-}
-
-// ---------------------------------------------------------------------------
-// Companies, lists, attribute definitions
-
-export async function listCompanies(db: Tx) {
-  return db.select().from(companies).where(eq(companies.workspaceId, WORKSPACE_ID)).orderBy(asc(companies.name));
-}
-
-export async function createCompany(db: Tx, input: { name: string; domain?: string | null; attributes?: Record<string, unknown> }) {
-  const [row] = await db
-    .insert(companies)
-    .values({ workspaceId: WORKSPACE_ID, name: input.name, domain: input.domain?.toLowerCase() ?? null, attributes: input.attributes ?? {} })
-    .returning();
-  return row;
-}
-
-export async function updateCompany(db: Tx, id: number, input: { name?: string; domain?: string | null; attributes?: Record<string, unknown> }) {
-  const [row] = await db
-    .update(companies)
-    .set({ ...input, domain: input.domain === undefined ? undefined : (input.domain?.toLowerCase() ?? null) })
-    .where(and(eq(companies.workspaceId, WORKSPACE_ID), eq(companies.id, id)))
-    .returning();
-  if (!row) throw notFound('Company');
-  return row;
-}
-
-export async function deleteCompany(db: Tx, id: number) {
-  const [row] = await db.delete(companies).where(and(eq(companies.workspaceId, WORKSPACE_ID), eq(companies.id, id))).returning();
-  if (!row) throw notFound('Company');
-}
-
-export async function listLists(db: Tx) {
-  return rows<{ id: number; name: string; description: string | null; members: number; createdAt: Date }>(
-    db,
-    sql`SELECT l.id, l.name, l.description, l.created_at AS "createdAt", (SELECT count(*)::int FROM list_members m WHERE m.list_id = l.id) AS members
-        FROM contact_lists l WHERE l.workspace_id = ${WORKSPACE_ID} ORDER BY l.name`,
-  );
-}
-
-export async function createList(db: Tx, input: { name: string; description?: string | null }) {
-  const [row] = await db
-    .insert(contactLists)
-    .values({ workspaceId: WORKSPACE_ID, name: input.name, description: input.description ?? null })
-    .onConflictDoNothing()
-    .returning();
-  if (!row) throw conflict('list_exists', `A list named ${input.name} already exists.`);
-  return row;
-}
-
-/** The list with this name, created if missing (imports). */
-export async function ensureList(db: Tx, name: string): Promise<number> {
-  await db.insert(contactLists).values({ workspaceId: WORKSPACE_ID, name }).onConflictDoNothing();
-  const [row] = await db.select({ id: contactLists.id }).from(contactLists).where(and(eq(contactLists.workspaceId, WORKSPACE_ID), eq(contactLists.name, name)));
-  return row.id;
-}
-
-export async function deleteList(db: Tx, id: number) {
-  const [row] = await db.delete(contactLists).where(and(eq(contactLists.workspaceId, WORKSPACE_ID), eq(contactLists.id, id))).returning();
-  if (!row) throw notFound('List');
-}
-
-export async function addListMembers(db: Tx, listId: number, contactIds: string[]): Promise<number> {
-  if (contactIds.length === 0) return 0;
-  const r = await rows<{ n: number }>(
-    db,
-    sql`WITH ins AS (INSERT INTO list_members (list_id, contact_id)
-          SELECT ${listId}, c.id FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID} AND c.id = ANY(${sql.param(contactIds)}::uuid[])
-          ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*)::int AS n FROM ins`,
-  );
-  return r[0].n;
-}
-
-export async function removeListMember(db: Tx, listId: number, contactId: string) {
-  await db.delete(listMembers).where(and(eq(listMembers.listId, listId), eq(listMembers.contactId, contactId)));
-}
-
-export async function listsOfContact(db: Tx, contactId: string) {
-  return db
-    .select({ id: contactLists.id, name: contactLists.name })
-    .from(listMembers)
-    .innerJoin(contactLists, eq(contactLists.id, listMembers.listId))
-    .where(eq(listMembers.contactId, contactId))
-    .orderBy(asc(contactLists.name));
-}
-
-export async function createAttributeDef(
-  db: Tx,
-  input: { key: string; label: string; type: AttributeDef['type']; options?: string[]; sensitive: boolean },
-) {
-  if (input.type === 'enum' && !input.options?.length) throw fieldError('options', 'an enum attribute needs options');
-  const [row] = await db
-    .insert(attributeDefinitions)
-    .values({ workspaceId: WORKSPACE_ID, ...input, options: input.options ?? [] })
-    .onConflictDoNothing()
-    .returning();
-  if (!row) throw conflict('attribute_exists', `Attribute ${input.key} already exists.`);
-  return row;
-}
-
-export async function deleteAttributeDef(db: Tx, key: string) {
-  const [row] = await db
-    .delete(attributeDefinitions)
-    .where(and(eq(attributeDefinitions.workspaceId, WORKSPACE_ID), eq(attributeDefinitions.key, key)))
-    .returning();
-  if (!row) throw notFound('Attribute');
 }
 
 // ---------------------------------------------------------------------------
@@ -589,7 +443,11 @@ export function decodeConsent(kr: Keyring, r: typeof contactConsents.$inferSelec
   };
 }
 
-export function consentRow(kr: Keyring, contactId: string, c: { purpose: string; state: ConsentState; source: string; evidence: ConsentEvidence }) {
+export function consentRow(
+  kr: Keyring,
+  contactId: string,
+  c: { purpose: string; state: ConsentState; source: string; evidence: ConsentEvidence },
+) {
   const id = uuidv7();
   return {
     id,
@@ -604,7 +462,11 @@ export function consentRow(kr: Keyring, contactId: string, c: { purpose: string;
 }
 
 export async function consentHistory(db: Tx, kr: Keyring, contactId: string): Promise<Consent[]> {
-  const r = await db.select().from(contactConsents).where(eq(contactConsents.contactId, contactId)).orderBy(desc(contactConsents.at), desc(contactConsents.id));
+  const r = await db
+    .select()
+    .from(contactConsents)
+    .where(eq(contactConsents.contactId, contactId))
+    .orderBy(desc(contactConsents.at), desc(contactConsents.id));
   return r.map((x) => decodeConsent(kr, x));
 }
 
@@ -626,7 +488,11 @@ export function signConsentLink(kr: Keyring, consentId: string, now = Date.now()
   return `${payload}.${mac}`;
 }
 
-export function verifyConsentLink(kr: Keyring, token: string, now = Date.now()): { consentId: string } | { error: 'invalid' | 'expired' } {
+export function verifyConsentLink(
+  kr: Keyring,
+  token: string,
+  now = Date.now(),
+): { consentId: string } | { error: 'invalid' | 'expired' } {
   const m = /^([0-9a-f-]{36})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return { error: 'invalid' };
   const expected = createHmac('sha256', linkSigningKey(kr)).update(`${m[1]}.${m[2]}`).digest();
@@ -646,17 +512,37 @@ export async function setConsent(
   return db.transaction(async (tx) => {
     const contact = await getContact(tx, kr, contactId);
     if (c.state !== 'unsubscribed' && contact.suppressed && (await isSuppressed(tx, kr, contact.email)))
-      throw conflict('suppressed', 'This address is on the suppression list; it cannot be subscribed (only its owner can, through a double opt-in link).');
-    if (c.state === 'subscribed' && contact.suppressed) throw conflict('suppressed', 'This address is suppressed.');
-    const [row] = await tx.insert(contactConsents).values(consentRow(kr, contactId, c)).returning();
-    if (c.state === 'unsubscribed' && c.purpose === 'marketing_email') await suppress(tx, kr, contact.email, 'unsubscribed');
-    await addActivity(tx, kr, actor, { contactId, kind: 'consent', details: { purpose: c.purpose, state: c.state, source: c.source } });
-    return { consent: decodeConsent(kr, row), confirmToken: c.state === 'pending' ? signConsentLink(kr, row.id) : null };
+      throw conflict(
+        'suppressed',
+        'This address is on the suppression list; it cannot be subscribed (only its owner can, through a double opt-in link).',
+      );
+    if (c.state === 'subscribed' && contact.suppressed)
+      throw conflict('suppressed', 'This address is suppressed.');
+    const [row] = await tx
+      .insert(contactConsents)
+      .values(consentRow(kr, contactId, c))
+      .returning();
+    if (c.state === 'unsubscribed' && c.purpose === 'marketing_email')
+      await suppress(tx, kr, contact.email, 'unsubscribed');
+    await addActivity(tx, kr, actor, {
+      contactId,
+      kind: 'consent',
+      details: { purpose: c.purpose, state: c.state, source: c.source },
+    });
+    return {
+      consent: decodeConsent(kr, row),
+      confirmToken: c.state === 'pending' ? signConsentLink(kr, row.id) : null,
+    };
   });
 }
 
 /** Double opt-in: the person opened the signed link. Records a 'subscribed' row with the click as evidence. */
-export async function confirmConsent(db: Tx, kr: Keyring, token: string, meta: { ip?: string; userAgent?: string | null }) {
+export async function confirmConsent(
+  db: Tx,
+  kr: Keyring,
+  token: string,
+  meta: { ip?: string; userAgent?: string | null },
+) {
   const v = verifyConsentLink(kr, token);
   if ('error' in v) return { ok: false as const, reason: v.error };
   return db.transaction(async (tx) => {
@@ -665,7 +551,9 @@ export async function confirmConsent(db: Tx, kr: Keyring, token: string, meta: {
     const [latest] = await tx
       .select()
       .from(contactConsents)
-      .where(and(eq(contactConsents.contactId, pending.contactId), eq(contactConsents.purpose, pending.purpose)))
+      .where(
+        and(eq(contactConsents.contactId, pending.contactId), eq(contactConsents.purpose, pending.purpose)),
+      )
       .orderBy(desc(contactConsents.at), desc(contactConsents.id))
       .limit(1);
     if (latest.id !== pending.id) return { ok: latest.state === 'subscribed', reason: 'already' as const };
@@ -674,7 +562,14 @@ export async function confirmConsent(db: Tx, kr: Keyring, token: string, meta: {
     if (reason && reason !== 'unsubscribed') return { ok: false as const, reason: 'suppressed' as const };
     // The person re-subscribed themselves: lift an unsubscribe suppression (never bounce/complaint/erasure).
     if (reason === 'unsubscribed') {
-      await tx.delete(suppressions).where(and(eq(suppressions.workspaceId, WORKSPACE_ID), eq(suppressions.emailHash, suppressionHash(kr, contact.email))));
+      await tx
+        .delete(suppressions)
+        .where(
+          and(
+            eq(suppressions.workspaceId, WORKSPACE_ID),
+            eq(suppressions.emailHash, suppressionHash(kr, contact.email)),
+          ),
+        );
       await tx.update(contacts).set({ suppressed: false }).where(eq(contacts.id, contact.id));
     }
     const row = consentRow(kr, pending.contactId, {
@@ -684,75 +579,16 @@ export async function confirmConsent(db: Tx, kr: Keyring, token: string, meta: {
       evidence: { ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, confirmedConsentId: pending.id },
     });
     await tx.insert(contactConsents).values({ ...row, confirmedAt: new Date() });
-    await addActivity(tx, kr, { type: 'anonymous', label: 'double opt-in link' }, {
-      contactId: pending.contactId,
-      kind: 'consent',
-      details: { purpose: pending.purpose, state: 'subscribed', source: 'double_opt_in' },
-    });
+    await addActivity(
+      tx,
+      kr,
+      { type: 'anonymous', label: 'double opt-in link' },
+      {
+        contactId: pending.contactId,
+        kind: 'consent',
+        details: { purpose: pending.purpose, state: 'subscribed', source: 'double_opt_in' },
+      },
+    );
     return { ok: true as const, reason: 'confirmed' as const };
   });
-}
-
-// ---------------------------------------------------------------------------
-// Timeline
-
-export interface Activity {
-  id: string;
-  kind: ActivityKind;
-  body: string | null;
-  details: Record<string, unknown>;
-  actorLabel: string | null;
-  at: Date;
-}
-
-export async function listActivities(db: Tx, kr: Keyring, contactId: string, limit = 200): Promise<Activity[]> {
-  const r = await db
-    .select()
-    .from(contactActivities)
-    .where(eq(contactActivities.contactId, contactId))
-    .orderBy(desc(contactActivities.at), desc(contactActivities.id))
-    .limit(limit);
-  return r.map((a) => ({
-    id: a.id,
-    kind: a.kind,
-    body: decText(kr, 'contact_activities', 'body', a.id, a.bodyEnc),
-    details: a.details,
-    actorLabel: a.actorLabel,
-    at: a.at,
-  }));
-}
-
-// ---------------------------------------------------------------------------
-// Privacy requests
-
-/** Everything stored about one contact, decrypted (a data-subject access request). */
-export async function privacyExport(db: Tx, kr: Keyring, contactId: string) {
-  const contact = await getContact(db, kr, contactId);
-  const company = contact.companyId ? (await db.select().from(companies).where(eq(companies.id, contact.companyId)))[0] ?? null : null;
-  return {
-    exportedAt: new Date().toISOString(),
-    contact,
-    company,
-    lists: await listsOfContact(db, contactId),
-    consents: await consentHistory(db, kr, contactId),
-    activities: await listActivities(db, kr, contactId, 100_000),
-    suppression: await isSuppressed(db, kr, contact.email),
-  };
-}
-
-/** Erase a contact: delete every row about it, keep only the suppression hash of its address. */
-export async function eraseContact(db: Tx, kr: Keyring, contactId: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    const contact = await getContact(tx, kr, contactId);
-    await suppress(tx, kr, contact.email, 'erased');
-    await tx.delete(contacts).where(eq(contacts.id, contactId)); // cascades: consents, activities, list membership
-  });
-}
-
-/**
- * Monitoring hook: security-relevant contact events (exports, erasures) go to
- * `monitoring_outbox` for the monitoring domain (not built yet) to consume.
- */
-export async function emitMonitoringEvent(db: Tx, actor: Actor, kind: string, details: Record<string, unknown>): Promise<void> {
-  await db.insert(monitoringOutbox).values({ kind, actorType: actor.type, actorId: actor.id == null ? null : String(actor.id), details });
 }

@@ -4,7 +4,11 @@
 import { createHmac, randomFillSync } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { deriveKey } from '../crypto/aead.ts';
-import { blindIndexForWrite, blindIndexLookupValues, recommendBlindIndexBits } from '../crypto/blind-index.ts';
+import {
+  blindIndexForWrite,
+  blindIndexLookupValues,
+  recommendBlindIndexBits,
+} from '../crypto/blind-index.ts';
 import {
   type DataKeyRecord,
   decryptFieldText,
@@ -23,14 +27,26 @@ export const WORKSPACE_ID = 1;
 
 // Blind-index bit budget (docs/security.md §5), planned for 1,000,000 contacts
 // per workspace. email and email_domain come from the same field and share the
-// budget: domain 8 bits, email = recommendBlindIndexBits(1M, other 8) = 10, so
-// an exact email lookup (both columns) has C ≈ 3.8 coincidences. Phone is its
-// own field: 18 bits (C ≈ 3.8 at 1M). Bits belong to blind-index key v1; a
-// different budget needs a blind-index key rotation.
+// budget, but the domain index's real contribution is the *entropy of the
+// domain distribution*, not its 8 bits: in a gmail-heavy list most rows share a
+// handful of domains. Layout 1 assumed the full 8 bits (email 10 bits), so a
+// single-domain list saw ~1,000 candidates per lookup. Layout 2 budgets the
+// email index against an expected 4 bits of domain entropy:
+// EMAIL_BITS = recommendBlindIndexBits(1M, other 4) = 14, i.e. between C ≈ 61
+// (every contact at one domain) and C ≈ 0.24 (uniform over ≥ 256 domains) per
+// exact lookup. Phone is its own field: 18 bits (C ≈ 3.8 at 1M).
+// The domain index stays 8 bits (segments filter on it without decrypting).
 export const PLANNED_CONTACTS = 1_000_000;
 export const DOMAIN_BITS = 8;
-export const EMAIL_BITS = recommendBlindIndexBits(PLANNED_CONTACTS, { otherIndexBits: DOMAIN_BITS }).bits;
+export const DOMAIN_ENTROPY_BITS = 4;
+export const EMAIL_BITS = recommendBlindIndexBits(PLANNED_CONTACTS, {
+  otherIndexBits: DOMAIN_ENTROPY_BITS,
+}).bits;
 export const PHONE_BITS = recommendBlindIndexBits(PLANNED_CONTACTS).bits;
+/** Current blind-index layout written to contacts.bidx_layout. */
+export const BIDX_LAYOUT = 2;
+/** Layout 1's email index: the top 10 bits of the same HMAC (so legacy = current >>> 4). */
+export const LEGACY_EMAIL_BITS = 10;
 
 /** The keyring cannot be loaded: wrong or missing master key, tampered key rows. */
 export class VaultError extends Error {
@@ -42,7 +58,10 @@ export class VaultError extends Error {
   }
 }
 
-export function keyProviderFromConfig(cfg: { masterKey: Buffer; masterKeyPrevious?: readonly Buffer[] }): LocalKeyProvider {
+export function keyProviderFromConfig(cfg: {
+  masterKey: Buffer;
+  masterKeyPrevious?: readonly Buffer[];
+}): LocalKeyProvider {
   return new LocalKeyProvider(cfg.masterKey, { previous: cfg.masterKeyPrevious ?? [] });
 }
 
@@ -51,7 +70,11 @@ function toRecord(r: typeof dataKeys.$inferSelect): DataKeyRecord {
 }
 
 export async function dataKeyRows(db: Tx, workspaceId = WORKSPACE_ID) {
-  return db.select().from(dataKeys).where(eq(dataKeys.workspaceId, workspaceId)).orderBy(asc(dataKeys.purpose), asc(dataKeys.version));
+  return db
+    .select()
+    .from(dataKeys)
+    .where(eq(dataKeys.workspaceId, workspaceId))
+    .orderBy(asc(dataKeys.purpose), asc(dataKeys.version));
 }
 
 // Keyrings cached per database handle and master key id, shared by every Vault
@@ -127,7 +150,9 @@ export class Vault {
             ? 'The configured master key (MAILWARDEN_MASTER_KEY / MAILWARDEN_MASTER_KEY_FILE, or data/master.key) is not the one that protects this database. ' +
               'Restore the right key; during a master-key rotation also set MAILWARDEN_MASTER_KEY_PREVIOUS.'
             : 'The data_keys table is inconsistent; restore it from a backup.';
-        throw new VaultError(err.code, `cannot open the customer-data vault: ${err.message}. ${hint}`, { cause: err });
+        throw new VaultError(err.code, `cannot open the customer-data vault: ${err.message}. ${hint}`, {
+          cause: err,
+        });
       }
       throw err;
     }
@@ -137,23 +162,53 @@ export class Vault {
 // ---------------------------------------------------------------------------
 // Codec
 
-export function encText(kr: Keyring, table: string, column: string, rowId: string, value: string | null | undefined): Buffer | null {
+export function encText(
+  kr: Keyring,
+  table: string,
+  column: string,
+  rowId: string,
+  value: string | null | undefined,
+): Buffer | null {
   if (value === null || value === undefined) return null;
   return encryptField(kr, { table, column, rowId }, value);
 }
 
-export function decText(kr: Keyring, table: string, column: string, rowId: string, value: Buffer | Uint8Array | null | undefined): string | null {
+export function decText(
+  kr: Keyring,
+  table: string,
+  column: string,
+  rowId: string,
+  value: Buffer | Uint8Array | null | undefined,
+): string | null {
   if (value === null || value === undefined) return null;
   const buf = Buffer.isBuffer(value) ? value : Buffer.from(value);
   return decryptFieldText(kr, { table, column, rowId }, buf);
 }
 
 export const emailBidx = (kr: Keyring, email: string) => blindIndexForWrite(kr, 'email', email, EMAIL_BITS);
-export const domainBidx = (kr: Keyring, domain: string) => blindIndexForWrite(kr, 'email_domain', domain, DOMAIN_BITS);
+// Domains repeat (a few webmail domains hold most addresses): an import computes each one's HMAC once per keyring.
+const domainCache = new WeakMap<Keyring, Map<string, number>>();
+export function domainBidx(kr: Keyring, domain: string): number {
+  let cache = domainCache.get(kr);
+  if (!cache) domainCache.set(kr, (cache = new Map()));
+  let v = cache.get(domain);
+  if (v === undefined) {
+    v = blindIndexForWrite(kr, 'email_domain', domain, DOMAIN_BITS);
+    if (cache.size >= 50_000) cache.clear();
+    cache.set(domain, v);
+  }
+  return v;
+}
 export const phoneBidx = (kr: Keyring, phone: string) => blindIndexForWrite(kr, 'phone', phone, PHONE_BITS);
-export const emailLookup = (kr: Keyring, email: string) => blindIndexLookupValues(kr, 'email', email, EMAIL_BITS);
-export const domainLookup = (kr: Keyring, domain: string) => blindIndexLookupValues(kr, 'email_domain', domain, DOMAIN_BITS);
-export const phoneLookup = (kr: Keyring, phone: string) => blindIndexLookupValues(kr, 'phone', phone, PHONE_BITS);
+export const emailLookup = (kr: Keyring, email: string) =>
+  blindIndexLookupValues(kr, 'email', email, EMAIL_BITS);
+/** Layout-1 values of an email (rows the re-index sweep has not reached yet). */
+export const legacyEmailLookup = (kr: Keyring, email: string) =>
+  emailLookup(kr, email).map((v) => v >>> (EMAIL_BITS - LEGACY_EMAIL_BITS));
+export const domainLookup = (kr: Keyring, domain: string) =>
+  blindIndexLookupValues(kr, 'email_domain', domain, DOMAIN_BITS);
+export const phoneLookup = (kr: Keyring, phone: string) =>
+  blindIndexLookupValues(kr, 'phone', phone, PHONE_BITS);
 
 const suppressionKeys = new WeakMap<object, Buffer>();
 
@@ -198,12 +253,25 @@ export function uuidv7(now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** Transaction-scoped advisory locks on blind-index buckets, in ascending order (no deadlocks). */
+// Email uniqueness locks (transaction-scoped advisory locks). A single write
+// takes the import lock in *shared* mode, then its bucket lock; an import batch
+// takes the import lock *exclusively* — one lock for 2,000 rows instead of one
+// per bucket — which waits for (and blocks) every single write. Same order
+// everywhere (import lock, then buckets ascending): no deadlocks.
+const EMAIL_LOCK = 727010;
+const EMAIL_IMPORT_LOCK = 727012;
+
+/** Lock the email buckets of a single-contact write (create, update, erase). */
 export async function lockEmailBuckets(tx: Tx, buckets: number[]): Promise<void> {
   const sorted = [...new Set(buckets)].sort((a, b) => a - b);
   if (sorted.length === 0) return;
+  await tx.execute(sql`SELECT pg_advisory_xact_lock_shared(${EMAIL_IMPORT_LOCK}, 0)`);
   await tx.execute(
-    sql`SELECT count(pg_advisory_xact_lock(727010, b)) FROM (SELECT b FROM unnest(${sql.param(sorted)}::int[]) b ORDER BY b) s`,
+    sql`SELECT count(pg_advisory_xact_lock(${EMAIL_LOCK}, b)) FROM (SELECT b FROM unnest(${sql.param(sorted)}::int[]) b ORDER BY b) s`,
   );
 }
 
+/** Lock every email of the workspace for one import batch (exclusive against every other email write). */
+export async function lockAllEmails(tx: Tx): Promise<void> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(${EMAIL_IMPORT_LOCK}, 0)`);
+}

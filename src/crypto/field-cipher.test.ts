@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { DecryptionError } from './aead.ts';
 import {
   type DataKeyRecord,
@@ -12,6 +14,8 @@ import {
   decryptFieldText,
   encryptField,
   fieldKeyVersion,
+  keyringForWorker,
+  keyringFromWorker,
   loadKeyring,
   newDataKeyRecord,
   newWorkspaceKeyRecords,
@@ -218,4 +222,24 @@ test('Keyring cannot be constructed around arbitrary keys', async () => {
   const kr = await keyringFor();
   const Ctor = kr.constructor as unknown as new (...args: unknown[]) => unknown;
   assert.throws(() => new Ctor(Symbol('x'), 'ws', {}, 1, 1), /loadKeyring/);
+});
+
+test('a keyring rebuilt in a worker thread decrypts and encrypts like the original', async () => {
+  const kr = await keyringFor('ws-worker');
+  // The transfer holds KeyObjects only: structured clone keeps them in process, never as bytes in the message.
+  const transfer = keyringForWorker(kr);
+  assert.ok(transfer.field.every(([, k]) => k.type === 'secret'));
+  const w = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     parentPort.postMessage(workerData.field.map(([v, k]) => [v, k.type, k.symmetricKeySize]));`,
+    { eval: true, workerData: transfer },
+  );
+  const [msg] = await once(w, 'message');
+  assert.deepEqual(msg, [[kr.activeVersion, 'secret', 32]]);
+  await w.terminate();
+  const rebuilt = keyringFromWorker(transfer);
+  assert.equal(rebuilt.activeVersion, kr.activeVersion);
+  assert.equal(decryptFieldText(rebuilt, ctx, encryptField(kr, ctx, 'a@b.example')), 'a@b.example');
+  assert.equal(decryptFieldText(kr, ctx, encryptField(rebuilt, ctx, 'c@d.example')), 'c@d.example');
+  assert.doesNotMatch(JSON.stringify(rebuilt), /secret|key":/);
 });

@@ -376,3 +376,38 @@ export function reencryptField(keyring: Keyring, ctx: FieldContext, ciphertext: 
     plain.fill(0);
   }
 }
+
+/**
+ * A keyring's key material for a worker thread of this process (bulk
+ * encryption off the main thread). KeyObjects are cloned by postMessage and
+ * never leave the process; do not serialise this anywhere else.
+ */
+export interface KeyringTransfer {
+  workspaceId: string;
+  activeVersion: number;
+  activeIndexVersion: number;
+  field: [number, KeyObject][];
+  index: [number, KeyObject][];
+}
+
+export function keyringForWorker(keyring: Keyring): KeyringTransfer {
+  const s = secrets.get(keyring)!;
+  return {
+    workspaceId: keyring.workspaceId,
+    activeVersion: keyring.activeVersion,
+    activeIndexVersion: keyring.activeIndexVersion,
+    field: [...s.field],
+    index: [...s.index],
+  };
+}
+
+/** The keyring a worker thread rebuilds from `keyringForWorker`. */
+export function keyringFromWorker(t: KeyringTransfer): Keyring {
+  return new Keyring(
+    CONSTRUCT,
+    t.workspaceId,
+    { field: new Map(t.field), index: new Map(t.index) },
+    t.activeVersion,
+    t.activeIndexVersion,
+  );
+}

@@ -54,6 +54,9 @@ export async function openPglite(dataDir: string | undefined, existing?: PGlite)
 
 export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
+  // An idle connection the server closes (restart, DROP DATABASE … FORCE, pg_terminate_backend) is
+  // emitted on the pool; without a listener that crashes the process. pg-pool already dropped it.
+  pool.on('error', () => undefined);
   // Fail fast with a clear error when the server is unreachable.
   const c = await pool.connect();
   c.release();

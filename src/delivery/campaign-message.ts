@@ -38,6 +38,8 @@ export type CampaignMessage = {
   plan: RenderPlan;
   mime: MessageTemplate;
   keys: DkimKey[];
+  /** When the sending domain was verified: day 0 of its warm-up schedule. */
+  domainSince: Date;
   allowed: string[];
   workspace: { name: string; postalAddress: string | null };
   /** The campaign row's updated_at when prepared (a change invalidates the cache). */
@@ -51,7 +53,7 @@ export async function activeDkimKeys(
   db: Db,
   dkimKey: Buffer,
   domainId: number,
-): Promise<{ domain: string; keys: DkimKey[] }> {
+): Promise<{ domain: string; keys: DkimKey[]; verifiedAt: Date }> {
   const [d] = await db.select().from(sendingDomains).where(eq(sendingDomains.id, domainId));
   if (!d) throw new CampaignNotSendable('the sending domain no longer exists');
   const ks = await db.select().from(dkimKeys).where(eq(dkimKeys.domainId, domainId));
@@ -67,7 +69,7 @@ export async function activeDkimKeys(
         `dkim:${d.domain}:${k.selector}`,
       ).toString(),
     }));
-  return { domain: d.domain, keys };
+  return { domain: d.domain, keys, verifiedAt: d.verifiedAt ?? d.createdAt };
 }
 
 export async function prepareCampaign(
@@ -88,7 +90,7 @@ export async function prepareCampaign(
   // Attachments make every message multipart/mixed; compose.ts builds alternative bodies only, so they are refused here rather than dropped.
   if (attachments.length > 0)
     throw new CampaignNotSendable('campaign attachments are not supported by the sending engine yet');
-  const { domain, keys: dkim } = await activeDkimKeys(db, keys.dkimKey, campaign.sendingDomainId);
+  const { domain, keys: dkim, verifiedAt } = await activeDkimKeys(db, keys.dkimKey, campaign.sendingDomainId);
   const [author] = campaign.authorUserId
     ? await db.select({ role: users.role }).from(users).where(eq(users.id, campaign.authorUserId))
     : [];
@@ -128,6 +130,7 @@ export async function prepareCampaign(
     plan,
     mime,
     keys: dkim,
+    domainSince: verifiedAt,
     allowed,
     workspace,
     version: campaign.updatedAt.getTime(),

@@ -170,9 +170,19 @@ export function messageIdFor(
 }
 
 /** Quoted-printable encode one run so that the next run starts at column 0. */
+// Printable ASCII without '=', whitespace or line breaks encodes to itself:
+// only soft line breaks are needed. Tracking URLs and most names are like
+// this, and skipping the per-character encoder for them is a measurable share
+// of the per-recipient cost.
+const QP_SAFE = /^[\x21-\x3c\x3e-\x7e]*$/;
+
 function qpRun(text: string, last: boolean): string {
   if (text === '') return '';
-  const encoded = qpWrap(qpEncode(normaliseNewlines(text)), 75);
+  let encoded: string;
+  if (QP_SAFE.test(text)) {
+    encoded = '';
+    for (let i = 0; i < text.length; i += 75) encoded += i + 75 < text.length ? `${text.slice(i, i + 75)}=${CRLF}` : text.slice(i);
+  } else encoded = qpWrap(qpEncode(normaliseNewlines(text)), 75);
   return last || encoded.endsWith(CRLF) ? encoded : `${encoded}=${CRLF}`;
 }
 

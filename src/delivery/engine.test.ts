@@ -35,7 +35,7 @@ after(async () => {
   await t?.close();
 });
 
-function engine(o: { leaseSeconds?: number; concurrency?: number; batchSize?: number } = {}): Engine {
+function engine(o: { leaseSeconds?: number; concurrency?: number; batchSize?: number; warmupDomains?: string[] } = {}): Engine {
   const db = t.database.db;
   return startDeliveryEngine({
     db,
@@ -49,6 +49,7 @@ function engine(o: { leaseSeconds?: number; concurrency?: number; batchSize?: nu
     leaseSeconds: o.leaseSeconds ?? 30,
     idleMs: 50,
     statePollMs: 100,
+    limits: { relay: [], domains: {}, warmupDomains: o.warmupDomains },
     logger: {
       error: (o: unknown, m: string) => console.error(m, o),
       warn: (o: unknown, m: string) => console.error(m, o),
@@ -230,6 +231,29 @@ describe('delivery engine', () => {
     const p = await progressCounts(db, s.campaignId);
     assert.equal(p.cancelled, 1, 'the deferred row is cancelled');
     assert.equal(p.deferred, 0);
+  });
+});
+
+describe('warm-up', () => {
+  test('a sending domain on day 0 of its warm-up gets 50 messages; the rest wait for quota, not failed', async () => {
+    const s = await seedCampaign(t, { contacts: 53 });
+    await s.launch();
+    const db = t.database.db;
+    const e = engine({ warmupDomains: [s.domain], batchSize: 20 });
+    try {
+      await until('the daily cap', async () => (await progressCounts(db, s.campaignId)).sent === 50);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await e.stop();
+    }
+    const p = await progressCounts(db, s.campaignId);
+    assert.equal(p.sent, 50);
+    assert.equal(p.queued, 3);
+    const waiting = await db.select().from(campaignRecipients).where(and(eq(campaignRecipients.campaignId, s.campaignId), eq(campaignRecipients.state, 'queued')));
+    for (const w of waiting) {
+      assert.ok(w.sendAt && w.sendAt.getTime() > Date.now() + 3_600_000, 'retried when the quota of the day frees up');
+      assert.equal(w.attempts, 0, 'an attempt refused by the limiter is not counted');
+    }
   });
 });
 

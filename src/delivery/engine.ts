@@ -42,8 +42,9 @@ import {
   retryDelayMs,
   startDueCampaigns,
 } from './ledger.ts';
-import { type Limit, reserve } from './rate-limit.ts';
+import { type Limit, reserve, withWarmup } from './rate-limit.ts';
 import type { MailTransport, SendResult } from './smtp.ts';
+import { runTestSends } from './test-sends.ts';
 import { runTransactional } from './transactional.ts';
 
 export type EngineLimits = {
@@ -51,6 +52,8 @@ export type EngineLimits = {
   relay: Limit[];
   /** Per recipient domain, e.g. { 'gmail.com': [{ per: 'second', max: 20 }] }. */
   domains: Record<string, Limit[]>;
+  /** Sending domains on the warm-up schedule, counted from their verification day. */
+  warmupDomains?: string[];
 };
 
 export type EngineOptions = {
@@ -153,6 +156,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
           leaseSeconds: opts.leaseSeconds,
           deadlineMs: opts.deadlineMs,
         });
+        did += await runTestSends(o.db, o.transport, o.keys, o.bounceDomain);
         await housekeeping();
         const ids = await campaignsWithWork(o.db);
         if (ids.length > 0) did += await runBatch(ids[turn++ % ids.length]);
@@ -217,7 +221,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
     }
 
     // Rate limits for the whole batch: what is not granted goes back to the queue for later.
-    const allowed = await reserveBatch(todo, (id) => emailOf.get(id) ?? '', outcomes);
+    const allowed = await reserveBatch(todo, (id) => emailOf.get(id) ?? '', outcomes, cm);
 
     let state = 'sending';
     let lastPoll = Date.now();
@@ -295,6 +299,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
     todo: string[],
     emailOf: (id: string) => string,
     outcomes: Outcome[],
+    cm: CampaignMessage,
   ): Promise<string[]> {
     if (todo.length === 0) return todo;
     const now = Date.now();
@@ -314,6 +319,15 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
         const refused = new Set(ids.slice(r.granted));
         requeue([...refused], r.retryAt);
         ok = ok.filter((id) => !refused.has(id));
+      }
+    }
+    // A sending domain in warm-up gets the daily cap of its day in the schedule (rate-limit.ts DEFAULT_WARMUP).
+    const warmup = opts.limits.warmupDomains?.includes(cm.domain) ? withWarmup([], cm.domainSince, now) : [];
+    if (ok.length && warmup.length) {
+      const r = await reserve(o.db, `warmup:${cm.domain}`, warmup, ok.length, now);
+      if (r.granted < ok.length) {
+        requeue(ok.slice(r.granted), r.retryAt);
+        ok = ok.slice(0, r.granted);
       }
     }
     if (ok.length && opts.limits.relay.length) {

@@ -1,9 +1,10 @@
 // The monitor: one per database, fed by every ingest path (mailwarden's own
 // audit entries, POST /api/events, the CLI). Per batch it enriches events with
-// geo data, inserts them in one statement, runs the in-memory detectors, and
-// writes the resulting alerts grouped per incident (detector + entity + time
-// window) in batched statements — no per-event round trips. Detector state is
-// rebuilt from the events table on start.
+// geo data, hands them to the database (COPY on PostgreSQL), runs the in-memory
+// detectors while they are on their way, and writes the resulting alerts
+// grouped per incident (alerts.ts) without waiting for the events' commit — no
+// per-event round trips. On PostgreSQL only the holder of the detector lease
+// runs detectors (lease.ts); state is rebuilt from the events table on start.
 import type PgBoss from 'pg-boss';
 import type { Logger } from '../config/logger.ts';
 import type { Database } from '../db/client.ts';
@@ -14,17 +15,16 @@ import type { MonitorEvent, StoredEvent } from './events.ts';
 import { geoLookup } from './geo.ts';
 import { notifyAlerts } from './notify.ts';
 import { applyResponse } from './responses.ts';
-import { monitoringAlerts, type Severity, severities } from './schema.ts';
-import { insertEvents, pruneEvents } from './store.ts';
+import { type AlertRow, AlertGroups } from './alerts.ts';
+import { DetectorLease, LEASE_RETRY_MS, UnseenTail } from './lease.ts';
+import { pruneEvents, writeEvents } from './store.ts';
 
-export type AlertRow = typeof monitoringAlerts.$inferSelect;
+export type { AlertRow } from './alerts.ts';
 export type IngestResult = { accepted: number; alertsCreated: number; alertsUpdated: number };
 
-const EVIDENCE_CAP = 500;
-const sevRank = (s: Severity) => severities.indexOf(s);
-
-type Group = { id: number; lastSeen: number; severity: Severity; evidence: Set<number>; stored: number };
-type Pending = { key: string; d: Detection; severity: Severity; first: number; last: number; ids: Set<number> };
+const MAX_UNPERSISTED = 100_000;
+/** How often the lease holder reads back events other processes stored. */
+const TAIL_MS = 250;
 
 export function enrich(e: MonitorEvent): MonitorEvent {
   if (e.ip && e.lat == null) {
@@ -44,7 +44,7 @@ export class Monitor {
   private states = new Map<string, DetectorState>();
   private byType = new Map<string, DetectorDef[]>();
   private contexts = new Map<string, DetectorContext>();
-  private groups = new Map<string, Group>();
+  private readonly alerts: AlertGroups;
   private detections: Detection[] = [];
   private buffer: MonitorEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -52,28 +52,71 @@ export class Monitor {
   private sinceSweep = 0;
   private maxT = 0;
   private knownKeyIps = new Map<string, Set<string>>();
+  private lease: DetectorLease | undefined;
+  private tail: UnseenTail | undefined;
+  private tailTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leading = false;
   readonly ready: Promise<void>;
   boss: PgBoss | undefined;
   stopped = false;
 
   constructor(
     readonly database: Database,
-    readonly opts: { logger?: Logger; flushMs?: number; replayHours?: number; prune?: boolean } = {},
+    readonly opts: {
+      logger?: Logger;
+      flushMs?: number;
+      replayHours?: number;
+      prune?: boolean;
+      /** On PostgreSQL, run the detectors only while holding the per-database lease (default); false: always. */
+      lease?: boolean;
+      /** How often the lease holder reads back events other processes stored (ms; 0: only through pollUnseen()). */
+      tailMs?: number;
+    } = {},
   ) {
+    this.alerts = new AlertGroups(database, () => this.config.groupWindowMinutes);
     this.ready = this.start();
     this.ready.catch((err) => opts.logger?.error({ err }, 'monitoring: start failed'));
   }
 
   private async start() {
     await this.reloadConfig();
+    const keyIps = await this.database.query<{ k: string; ip: string }>(
+      `SELECT DISTINCT coalesce(actor_id, actor) AS k, ip FROM security_events WHERE type = 'apikey.used' AND ip IS NOT NULL`,
+    );
+    for (const r of keyIps) this.keyIps(r.k).add(r.ip);
+    if (this.database.kind === 'postgres' && this.database.pool && this.opts.lease !== false) {
+      this.lease = new DetectorLease(this.database.pool, (err) => this.stepDown(err));
+      if (await this.lease.tryAcquire()) await this.lead();
+      else
+        this.leaseTimer = setInterval(
+          () => void this.tryLead().catch(() => undefined),
+          LEASE_RETRY_MS,
+        ).unref();
+    } else await this.lead();
+    if (this.opts.prune !== false) {
+      this.pruneTimer = setInterval(
+        () => void this.prune().catch((err) => this.opts.logger?.error({ err }, 'monitoring: prune failed')),
+        3_600_000,
+      );
+      this.pruneTimer.unref();
+    }
+  }
+
+  /** Build detector state from the events table and start detecting (this process holds the lease, or needs none). */
+  private async lead() {
+    this.states.clear();
+    this.alerts.clear();
     for (const d of detectors) this.states.set(d.id, d.create());
     const q = <T>(sql: string, params?: unknown[]) => this.database.query<T>(sql, params);
     for (const s of this.states.values()) await s.warm?.(q);
-    const keyIps = await q<{ k: string; ip: string }>(`SELECT DISTINCT coalesce(actor_id, actor) AS k, ip FROM security_events WHERE type = 'apikey.used' AND ip IS NOT NULL`);
-    for (const r of keyIps) this.keyIps(r.k).add(r.ip);
     // Replay recent events silently so windows and baselines continue where they were.
     const hours = this.opts.replayHours ?? 24;
+    const [{ m: maxId }] = await q<{ m: number }>(
+      'SELECT coalesce(max(id), 0)::int8 AS m FROM security_events',
+    );
     let last = 0;
+    let lastPage: number[] = [];
     for (;;) {
       const rows = await q<Record<string, unknown>>(
         `SELECT * FROM security_events WHERE at > now() - make_interval(hours => $1) AND id > $2 ORDER BY id LIMIT 10000`,
@@ -81,18 +124,81 @@ export class Monitor {
       );
       if (!rows.length) break;
       for (const r of rows) this.observe(rowToEvent(r));
-      last = Number(rows[rows.length - 1].id);
+      lastPage = rows.map((r) => Number(r.id));
+      last = lastPage[lastPage.length - 1];
     }
     this.detections = [];
-    const open = await q<{ id: number; detector: string; entity_type: string; entity: string; last_seen: Date | string; severity: Severity; evidence: number[] }>(
-      `SELECT id, detector, entity_type, entity, last_seen, severity, evidence FROM monitoring_alerts WHERE state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 20000`,
-    );
-    for (const a of open.reverse())
-      this.groups.set(`${a.detector}|${a.entity_type}|${a.entity}`, { id: Number(a.id), lastSeen: new Date(a.last_seen).getTime(), severity: a.severity, evidence: new Set(a.evidence), stored: a.evidence.length });
-    if (this.opts.prune !== false) {
-      this.pruneTimer = setInterval(() => void this.prune().catch((err) => this.opts.logger?.error({ err }, 'monitoring: prune failed')), 3_600_000);
-      this.pruneTimer.unref();
+    await this.alerts.load();
+    if (this.lease) {
+      this.tail = new UnseenTail();
+      this.tail.startAfter(lastPage, Number(maxId));
+      this.idPool = [];
+      this.idHead = 0;
+      const every = this.opts.tailMs ?? TAIL_MS;
+      if (every > 0)
+        this.tailTimer = setInterval(
+          () =>
+            void this.pollUnseen().catch((err) =>
+              this.opts.logger?.error({ err }, 'monitoring: reading back events failed'),
+            ),
+          every,
+        ).unref();
+      if (this.leaseTimer) clearInterval(this.leaseTimer);
+      this.leaseTimer = undefined;
+      this.opts.logger?.info('monitoring: this process runs the detectors (lease taken)');
     }
+    this.leading = true;
+  }
+
+  /** Try to take the lease (a follower does every LEASE_RETRY_MS); true when this process now runs the detectors. */
+  tryLead(): Promise<boolean> {
+    const run = this.stage.then(async () => {
+      if (this.leading || this.stopped || !this.lease) return this.leading;
+      if (await this.lease.tryAcquire()) await this.lead();
+      return this.leading;
+    });
+    this.stage = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The lease's connection died: another process may take over; detect nothing until the lease is back. */
+  private stepDown(err: Error) {
+    this.opts.logger?.warn({ err }, 'monitoring: detector lease lost');
+    this.leading = false;
+    if (this.tailTimer) clearInterval(this.tailTimer);
+    this.tailTimer = undefined;
+    this.tail = undefined;
+    if (!this.stopped && !this.leaseTimer)
+      this.leaseTimer = setInterval(() => void this.tryLead().catch(() => undefined), LEASE_RETRY_MS).unref();
+  }
+
+  /** Run the detectors on events other processes stored (lease holder only); returns how many were read. */
+  pollUnseen(): Promise<number> {
+    const read = this.stage.then(async () => {
+      if (!this.leading || !this.tail) return { n: 0, ds: [] as Detection[] };
+      const rows = await this.tail.poll<Record<string, unknown>>((sql, params) =>
+        this.database.query(sql, params),
+      );
+      this.detections = [];
+      for (const r of rows) this.observe(rowToEvent(r));
+      const ds = this.detections;
+      this.detections = [];
+      return { n: rows.length, ds };
+    });
+    this.stage = read.catch(() => undefined);
+    return read.then(async ({ n, ds }) => {
+      if (!ds.length) return n;
+      const run = this.alertChain.then(() => this.alerts.write(ds));
+      this.alertChain = run.catch(() => undefined);
+      const { created } = await run;
+      if (created.length) await this.afterNewAlerts(created);
+      return n;
+    });
+  }
+
+  /** False while another process holds the detector lease: events are only stored here. */
+  get leads() {
+    return this.leading;
   }
 
   async reloadConfig() {
@@ -126,27 +232,42 @@ export class Monitor {
     if (t > this.maxT) this.maxT = t;
     if (++this.sinceSweep >= 20_000) {
       this.sinceSweep = 0;
-      for (const d of detectors) this.states.get(d.id)?.sweep?.(this.maxT, this.config.detectors[d.id].params);
+      for (const d of detectors)
+        this.states.get(d.id)?.sweep?.(this.maxT, this.config.detectors[d.id].params);
     }
   }
 
   /**
    * Store events, run detectors, write alerts. Ids are reserved from the
-   * sequence up front so the detectors run (in call order) while the INSERT is
-   * in flight; alert writes are serialised among themselves. The promise
-   * resolves once the batch's events and alerts are committed.
+   * sequence up front, so the detectors run (in call order) while the batch's
+   * INSERT/COPY is on the server, and the alerts are written as soon as the
+   * detectors have run — they do not wait for the events to be committed
+   * (evidence ids are plain numbers; first seen comes from the detectors).
+   * Alert writes are serialised among themselves. The promise resolves once
+   * the batch's events and alerts are both committed; `onAlerts` is called
+   * when the alerts are (what event-to-alert latency measures).
    */
-  ingest(events: MonitorEvent[]): Promise<IngestResult> {
+  ingest(
+    events: MonitorEvent[],
+    hooks: { onAlerts?: (r: { created: number; updated: number }) => void } = {},
+  ): Promise<IngestResult> {
     const staged = this.stage.then(() => this.detect(events));
     this.stage = staged.then(() => undefined).catch(() => undefined);
-    const done = staged.then(async ({ stored, detections, inserted }) => {
-      await inserted;
-      const run = this.alertChain.then(() => (detections.length ? this.writeAlerts(detections) : { created: [], updated: 0 }));
+    const alerted = staged.then(async ({ detections }) => {
+      const run = this.alertChain.then(() =>
+        detections.length ? this.alerts.write(detections) : { created: [], updated: 0 },
+      );
       this.alertChain = run.then(() => undefined).catch(() => undefined);
       const { created, updated } = await run;
+      hooks.onAlerts?.({ created: created.length, updated });
       if (created.length) await this.afterNewAlerts(created);
-      return { accepted: stored.length, alertsCreated: created.length, alertsUpdated: updated };
+      return { created, updated };
     });
+    const done = Promise.all([staged.then((s) => s.inserted), alerted]).then(([, { created, updated }]) => ({
+      accepted: events.length,
+      alertsCreated: created.length,
+      alertsUpdated: updated,
+    }));
     const settled = done.then(
       () => undefined,
       () => undefined,
@@ -161,12 +282,24 @@ export class Monitor {
   private inflight = new Set<Promise<unknown>>();
   private idPool: number[] = [];
   private idHead = 0;
+  /** Events handed to the database and not yet committed; detection waits above MAX_UNPERSISTED (bounded memory when the database falls behind). */
+  private unpersisted = 0;
+  private persistQueue: Promise<unknown>[] = [];
 
   private async reserveIds(n: number): Promise<number[]> {
     if (this.idPool.length - this.idHead < n) {
       const want = Math.max(n, 20_000);
-      const rows = await this.database.query<{ id: number }>(`SELECT nextval('security_events_id_seq')::int8 AS id FROM generate_series(1, $1)`, [want]);
-      this.idPool = [...this.idPool.slice(this.idHead), ...rows.map((r) => Number(r.id))];
+      const [{ ids }] = await this.database.query<{ ids: number[] | string }>(
+        `SELECT array_agg(nextval('security_events_id_seq')) AS ids FROM generate_series(1, $1)`,
+        [want],
+      );
+      // node-postgres parses int8[] into strings, PGlite into numbers.
+      const fresh = typeof ids === 'string' ? ids.slice(1, -1).split(',') : ids;
+      const rest = this.idPool.slice(this.idHead);
+      const got = (fresh as (string | number)[]).map(Number);
+      this.tail?.addOwn(got);
+      for (const id of got) rest.push(id);
+      this.idPool = rest;
       this.idHead = 0;
     }
     const ids = this.idPool.slice(this.idHead, this.idHead + n);
@@ -176,105 +309,33 @@ export class Monitor {
 
   private async detect(events: MonitorEvent[]) {
     await this.ready;
-    const ids = await this.reserveIds(events.length);
-    const stored = events.map((e, i) => ({ ...enrich(e), id: ids[i] }));
-    const inserted = stored.length ? insertEvents(this.database, stored) : Promise.resolve([]);
-    inserted.catch(() => undefined);
+    while (this.unpersisted > MAX_UNPERSISTED && this.persistQueue.length) await this.persistQueue[0];
+    const leading = this.leading;
+    // Events are enriched and numbered in place (callers hand over fresh objects): no per-event copy.
+    const stored = events as StoredEvent[];
+    // Not the lease holder: store only (ids from the sequence as written); the holder reads them back.
+    const ids = leading ? await this.reserveIds(events.length) : null;
+    for (let i = 0; i < stored.length; i++) {
+      enrich(stored[i]);
+      if (ids) stored[i].id = ids[i];
+    }
+    const inserted = stored.length ? writeEvents(this.database, stored, 'copy', leading) : Promise.resolve();
+    this.unpersisted += stored.length;
+    const tracked = inserted.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.persistQueue.push(tracked);
+    void tracked.then(() => {
+      this.unpersisted -= stored.length;
+      this.persistQueue.splice(this.persistQueue.indexOf(tracked), 1);
+    });
+    if (!leading) return { stored, detections: [] as Detection[], inserted };
     this.detections = [];
     for (const e of stored) this.observe(e);
     const detections = this.detections;
     this.detections = [];
     return { stored, detections, inserted };
-  }
-
-  /** Group detections per incident; insert new alerts and extend existing ones, two statements at most. */
-  private async writeAlerts(ds: Detection[]): Promise<{ created: AlertRow[]; updated: number }> {
-    const pending = new Map<string, Pending>();
-    for (const d of ds) {
-      const key = `${d.detector}|${d.entityType}|${d.entity}`;
-      const t = d.at.getTime();
-      let p = pending.get(key);
-      if (!p) pending.set(key, (p = { key, d, severity: d.severity, first: t, last: t, ids: new Set() }));
-      for (const id of d.eventIds) p.ids.add(id);
-      if (t > p.last) {
-        p.last = t;
-        p.d = { ...d, details: d.details };
-      }
-      if (t < p.first) p.first = t;
-      if (sevRank(d.severity) > sevRank(p.severity)) p.severity = d.severity;
-    }
-    const windowMs = this.config.groupWindowMinutes * 60_000;
-    const inserts: Pending[] = [];
-    const updates: { g: Group; p: Pending; newIds: number[]; n: number }[] = [];
-    for (const p of pending.values()) {
-      const g = this.groups.get(p.key);
-      if (g && p.first - g.lastSeen <= windowMs) {
-        const fresh = [...p.ids].filter((id) => !g.evidence.has(id));
-        const room = Math.max(0, EVIDENCE_CAP - g.stored);
-        const newIds = fresh.slice(0, room);
-        for (const id of newIds) g.evidence.add(id);
-        g.stored += newIds.length;
-        g.lastSeen = Math.max(g.lastSeen, p.last);
-        if (sevRank(p.severity) > sevRank(g.severity)) g.severity = p.severity;
-        updates.push({ g, p, newIds, n: fresh.length });
-      } else inserts.push(p);
-    }
-    let created: AlertRow[] = [];
-    if (inserts.length) {
-      created = await this.database.db
-        .insert(monitoringAlerts)
-        .values(
-          inserts.map((p) => {
-            const ids = [...p.ids].slice(0, EVIDENCE_CAP);
-            return {
-              detector: p.d.detector,
-              severity: p.severity,
-              entityType: p.d.entityType,
-              entity: p.d.entity,
-              title: p.d.title,
-              firstSeen: new Date(p.first),
-              lastSeen: new Date(p.last),
-              eventCount: p.ids.size,
-              evidence: ids,
-              details: p.d.details,
-            };
-          }),
-        )
-        .returning();
-      // First seen = the earliest evidence event, not the moment the threshold was crossed.
-      await this.database.query(
-        `UPDATE monitoring_alerts a SET first_seen = s.m FROM (
-           SELECT a2.id, min(e.at) AS m FROM monitoring_alerts a2
-           CROSS JOIN LATERAL jsonb_array_elements_text(a2.evidence) AS x(v)
-           JOIN security_events e ON e.id = x.v::bigint
-           WHERE a2.id = ANY($1::int8[]) GROUP BY a2.id) s
-         WHERE a.id = s.id AND s.m < a.first_seen`,
-        [created.map((c) => c.id)],
-      );
-      created.forEach((row, i) => {
-        const p = inserts[i];
-        const ids = new Set([...p.ids].slice(0, EVIDENCE_CAP));
-        this.groups.set(p.key, { id: row.id, lastSeen: p.last, severity: p.severity, evidence: ids, stored: ids.size });
-      });
-    }
-    if (updates.length) {
-      await this.database.query(
-        `UPDATE monitoring_alerts a SET last_seen = GREATEST(a.last_seen, u.last_seen), event_count = a.event_count + u.n,
-           evidence = a.evidence || u.ev, severity = u.sev, title = u.title, details = u.details, updated_at = now()
-         FROM unnest($1::int8[], $2::timestamptz[], $3::int[], $4::jsonb[], $5::text[], $6::text[], $7::jsonb[]) AS u(id, last_seen, n, ev, sev, title, details)
-         WHERE a.id = u.id`,
-        [
-          updates.map((u) => u.g.id),
-          updates.map((u) => new Date(u.p.last).toISOString()),
-          updates.map((u) => u.n),
-          updates.map((u) => JSON.stringify(u.newIds)),
-          updates.map((u) => u.g.severity),
-          updates.map((u) => u.p.d.title),
-          updates.map((u) => JSON.stringify(u.p.d.details)),
-        ],
-      );
-    }
-    return { created, updated: updates.length };
   }
 
   private async afterNewAlerts(created: AlertRow[]) {
@@ -296,7 +357,7 @@ export class Monitor {
 
   /** An alert closed by a person: later detections start a new alert. */
   forgetAlert(id: number) {
-    for (const [k, g] of this.groups) if (g.id === id) this.groups.delete(k);
+    this.alerts.forget(id);
   }
 
   /** Buffer one event (mailwarden's own activity); written within flushMs. */
@@ -326,15 +387,34 @@ export class Monitor {
   }
 
   /** Note an API key request: the first use of a key from an IP becomes an apikey.used event. */
-  noteApiKeyUse(key: { id: number; name: string; prefix: string }, ip: string | undefined, userAgent: string | null | undefined) {
+  noteApiKeyUse(
+    key: { id: number; name: string; prefix: string },
+    ip: string | undefined,
+    userAgent: string | null | undefined,
+  ) {
     if (!ip) return;
     const ips = this.keyIps(String(key.id));
     if (ips.has(ip)) return;
     const firstUse = ips.size === 0;
     ips.add(ip);
     this.enqueue({
-      at: new Date(), type: 'apikey.used', source: 'app', actorType: 'api_key', actorId: String(key.id), actor: `${key.name} (${key.prefix})`.toLowerCase(),
-      target: null, outcome: 'success', ip, userAgent: userAgent ?? null, country: null, city: null, lat: null, lon: null, asn: null, size: null, count: null,
+      at: new Date(),
+      type: 'apikey.used',
+      source: 'app',
+      actorType: 'api_key',
+      actorId: String(key.id),
+      actor: `${key.name} (${key.prefix})`.toLowerCase(),
+      target: null,
+      outcome: 'success',
+      ip,
+      userAgent: userAgent ?? null,
+      country: null,
+      city: null,
+      lat: null,
+      lon: null,
+      asn: null,
+      size: null,
+      count: null,
       details: { newIp: true, firstUse },
     });
   }
@@ -350,9 +430,13 @@ export class Monitor {
    * the outbox rows are only marked consumed (hourly, with the prune).
    */
   async drainContactsOutbox(): Promise<number> {
-    const exists = await this.database.query<{ t: string | null }>(`SELECT to_regclass('monitoring_outbox')::text AS t`);
+    const exists = await this.database.query<{ t: string | null }>(
+      `SELECT to_regclass('monitoring_outbox')::text AS t`,
+    );
     if (!exists[0]?.t) return 0;
-    const rows = await this.database.query<{ kind: string }>(`UPDATE monitoring_outbox SET consumed_at = now() WHERE consumed_at IS NULL RETURNING kind`);
+    const rows = await this.database.query<{ kind: string }>(
+      `UPDATE monitoring_outbox SET consumed_at = now() WHERE consumed_at IS NULL RETURNING kind`,
+    );
     return rows.length;
   }
 
@@ -362,6 +446,11 @@ export class Monitor {
     await this.flush().catch(() => undefined);
     this.stopped = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.tailTimer) clearInterval(this.tailTimer);
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    await this.stage.catch(() => undefined);
+    await this.alertChain.catch(() => undefined);
+    await this.lease?.release();
   }
 }
 

@@ -412,7 +412,8 @@ describe('storage', () => {
 
   test('detector state is rebuilt from the events table: a new monitor still knows bob\'s countries', async () => {
     const { Monitor } = await import('./engine.ts');
-    const fresh = new Monitor(t.database, { prune: false, replayHours: 1 });
+    // lease: false — the suite's monitor holds the lease; this one must run its detectors anyway.
+    const fresh = new Monitor(t.database, { prune: false, replayHours: 1, lease: false });
     await fresh.ready;
     const before = await maxAlertId();
     const r = await fresh.ingest((await import('./events.ts')).validateEvents([{ type: 'auth.login.success', at: '2026-11-12T10:00:00Z', actor: 'bob@acme.test', ip: '81.2.69.160', userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15' }], 'api').events);

@@ -50,7 +50,7 @@ async function onAudit(db: Tx, entry: Parameters<(typeof auditListeners)[number]
     m.enqueue(e);
     return;
   }
-  // No monitor in this process (CLI commands): store the event; detectors see it when a monitor next starts.
+  // No monitor in this process (CLI commands): store the event (seen = false); the detector lease holder reads it back.
   await db.insert(securityEvents).values(enrich(e));
 }
 

@@ -2,7 +2,18 @@
 // alerts grouped per incident, automatic/manual responses, notification outbox
 // and per-workspace monitoring settings.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, doublePrecision, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 export const securityEvents = pgTable(
   'security_events',
@@ -31,11 +42,20 @@ export const securityEvents = pgTable(
     /** Row or recipient count. */
     count: integer('count'),
     details: jsonb('details').$type<Record<string, unknown>>().notNull(),
+    /**
+     * True when the process holding the detector lease wrote the event and ran
+     * the detectors on it as it did; false rows (written by other processes)
+     * are read back by the lease holder (see docs/monitoring.md, several processes).
+     */
+    seen: boolean('seen').notNull().default(false),
   },
   (t) => [
     index('security_events_at_idx').on(t.at),
     index('security_events_actor_idx').on(t.actor, t.at),
-    index('security_events_ip_idx').on(t.ip, t.at),
+    // Most mail events carry no IP: leaving them out keeps the hot insert cheaper.
+    index('security_events_ip_idx').on(t.ip, t.at).where(sql`${t.ip} IS NOT NULL`),
+    // Small: only events written outside the lease holder, which it reads back by id.
+    index('security_events_unseen_idx').on(t.id).where(sql`NOT ${t.seen}`),
   ],
 );
 
@@ -72,7 +92,13 @@ export const monitoringAlerts = pgTable(
   ],
 );
 
-export const responseActions = ['lock_account', 'revoke_sessions', 'revoke_api_key', 'pause_campaigns', 'require_2fa_reenrol'] as const;
+export const responseActions = [
+  'lock_account',
+  'revoke_sessions',
+  'revoke_api_key',
+  'pause_campaigns',
+  'require_2fa_reenrol',
+] as const;
 export type ResponseAction = (typeof responseActions)[number];
 
 export const alertResponses = pgTable(
@@ -112,7 +138,9 @@ export const notifications = pgTable(
     subject: text('subject').notNull(),
     body: text('body').notNull(),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
-    alertId: bigint('alert_id', { mode: 'number' }).references(() => monitoringAlerts.id, { onDelete: 'set null' }),
+    alertId: bigint('alert_id', { mode: 'number' }).references(() => monitoringAlerts.id, {
+      onDelete: 'set null',
+    }),
     severity: text('severity').$type<Severity>().notNull(),
     status: text('status').$type<'pending' | 'sent' | 'failed'>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),

@@ -36,7 +36,7 @@ export const templateTestSends = pgTable('template_test_sends', {
   subject: text('subject').notNull(),
   html: text('html').notNull(),
   text: text('text').notNull(),
-  state: text('state').$type<'pending' | 'sent' | 'failed'>().notNull().default('pending'),
+  state: text('state').$type<'pending' | 'sending' | 'sent' | 'failed'>().notNull().default('pending'),
   requestedBy: bigint('requested_by', { mode: 'number' }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });

@@ -29,8 +29,8 @@ export const passwordGuessing: DetectorDef = {
         w.push(t, e.id);
         w.evict(t - span);
         if (w.size < params.failures) return;
-        const ids = memo.recent(acct, t, span) ? [e.id] : w.values();
-        emit({ entityType: 'user', entity: acct, title: `${w.size} failed sign-ins for ${acct} within ${params.windowMinutes} min`, at: e.at, eventIds: ids, details: { failures: w.size } });
+        const again = memo.recent(acct, t, span);
+        emit({ entityType: 'user', entity: acct, title: `${w.size} failed sign-ins for ${acct} within ${params.windowMinutes} min`, at: e.at, eventIds: again ? [e.id] : w.values(), since: again ? t : w.first, details: { failures: w.size } });
       },
       sweep(now, params) {
         wins.sweep((w) => w.last < now - params.windowMinutes * MIN);
@@ -59,8 +59,8 @@ export const passwordSpraying: DetectorDef = {
       const span = params.windowMinutes * MIN;
       w.add(t, acct, e.id, span);
       if (w.distinct < params.accounts || w.size < params.failures) return;
-      const ids = memo.recent(key, t, span) ? [e.id] : w.ids();
-      emit({ entityType, entity, title: `${w.distinct} accounts failed sign-in from ${entityType === 'ip' ? '' : 'AS'}${entity} within ${params.windowMinutes} min`, at: e.at, eventIds: ids, details: { accounts: w.distinct, failures: w.size } });
+      const again = memo.recent(key, t, span);
+      emit({ entityType, entity, title: `${w.distinct} accounts failed sign-in from ${entityType === 'ip' ? '' : 'AS'}${entity} within ${params.windowMinutes} min`, at: e.at, eventIds: again ? [e.id] : w.ids(), since: again ? t : w.first, details: { accounts: w.distinct, failures: w.size } });
     };
     return {
       observe(e, { params, emit }) {
@@ -114,8 +114,10 @@ export const credentialStuffing: DetectorDef = {
           for (const k of w.counts.keys()) accounts.add(k);
         }
         if (failures < params.failures || accounts.size < params.accounts) return;
-        const ids = memo.recent('stuffing', t, span) ? [e.id] : top.flatMap(([, w]) => w.ids());
-        emit({ entityType: 'workspace', entity: 'sign-in', title: `${failures} failed sign-ins over ${accounts.size} accounts from ${top.length} IP(s)`, at: e.at, eventIds: ids, details: { failures, accounts: accounts.size, ips: top.map(([ip]) => ip) } });
+        const again = memo.recent('stuffing', t, span);
+        const ids = again ? [e.id] : top.flatMap(([, w]) => w.ids());
+        const since = again ? t : Math.min(...top.map(([, w]) => w.first));
+        emit({ entityType: 'workspace', entity: 'sign-in', title: `${failures} failed sign-ins over ${accounts.size} accounts from ${top.length} IP(s)`, at: e.at, eventIds: ids, since, details: { failures, accounts: accounts.size, ips: top.map(([ip]) => ip) } });
       },
       sweep(now, params) {
         perIp.sweep((w) => w.w.last < now - params.windowMinutes * MIN);
@@ -147,7 +149,7 @@ export const totpBruteForce: DetectorDef = {
         w.push(t, e.id);
         w.evict(t - span);
         if (w.size < params.failures) return;
-        emit({ entityType: 'user', entity: acct, title: `${w.size} failed second-factor codes for ${acct}`, at: e.at, eventIds: memo.recent(acct, t, span) ? [e.id] : w.values(), details: { failures: w.size } });
+        emit({ entityType: 'user', entity: acct, title: `${w.size} failed second-factor codes for ${acct}`, at: e.at, ...(memo.recent(acct, t, span) ? { eventIds: [e.id] } : { eventIds: w.values(), since: w.first }), details: { failures: w.size } });
       },
       sweep(now, params) {
         wins.sweep((w) => w.last < now - params.windowMinutes * MIN);
@@ -180,7 +182,7 @@ export const successAfterFailures: DetectorDef = {
           return;
         }
         if (w.size >= params.failures)
-          emit({ entityType: 'user', entity: acct, title: `${acct} signed in after ${w.size} failed attempts`, at: e.at, eventIds: [...w.values(), e.id], details: { failures: w.size, ip: e.ip, country: e.country } });
+          emit({ entityType: 'user', entity: acct, title: `${acct} signed in after ${w.size} failed attempts`, at: e.at, eventIds: [...w.values(), e.id], since: Math.min(w.first, t), details: { failures: w.size, ip: e.ip, country: e.country } });
         w.clear();
       },
       sweep(now, params) {
@@ -210,7 +212,7 @@ export const lockoutBurst: DetectorDef = {
         const span = params.windowMinutes * MIN;
         w.add(t, acct, e.id, span);
         if (w.distinct < params.accounts) return;
-        emit({ entityType: 'workspace', entity: 'lockouts', title: `${w.distinct} accounts locked out within ${params.windowMinutes} min`, at: e.at, eventIds: memo.recent('x', t, span) ? [e.id] : w.ids(), details: { accounts: w.distinct } });
+        emit({ entityType: 'workspace', entity: 'lockouts', title: `${w.distinct} accounts locked out within ${params.windowMinutes} min`, at: e.at, ...(memo.recent('x', t, span) ? { eventIds: [e.id] } : { eventIds: w.ids(), since: w.first }), details: { accounts: w.distinct } });
       },
     };
   },

@@ -33,13 +33,15 @@ function volumeDetector(id: string, type: string, what: string, absRows: number)
           s.hist.push(rows);
           if (s.hist.length > 20) s.hist.shift();
           if (s.sum < params.absRows && !overBaseline) return;
-          const ids = memo.recent(user, t, span) ? [e.id] : s.w.values().map((x) => x.id);
+          const again = memo.recent(user, t, span);
+          const ids = again ? [e.id] : s.w.values().map((x) => x.id);
           emit({
             entityType: 'user',
             entity: user,
             title: s.sum >= params.absRows ? `${user}: ${s.sum} rows (${what}) within ${params.windowMinutes} min` : `${user}: ${what} of ${rows} rows, ${Math.round(rows / Math.max(mean, 1))}× their usual`,
             at: e.at,
             eventIds: ids,
+            since: again ? t : s.w.first,
             details: { rows, windowRows: s.sum, baselineMean: Math.round(mean) },
           });
         },

@@ -85,6 +85,7 @@ export const impossibleTravel: DetectorDef = {
           title: `${e.actor}: ${Math.round(km)} km in ${Math.round(minutes)} min (${prev.country ?? '?'} → ${e.country ?? '?'})`,
           at: e.at,
           eventIds: [prev.id, e.id],
+          since: Math.min(prev.t, t),
           details: { km: Math.round(km), minutes: Math.round(minutes), kmh: Math.round(kmh), from: { ip: prev.ip, country: prev.country }, to: { ip: e.ip, country: e.country } },
         });
       },

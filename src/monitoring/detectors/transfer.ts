@@ -80,8 +80,8 @@ export const outboundVolume: DetectorDef = {
   params: { bucketMinutes: 10, historyBuckets: 36, minHistory: 6, z: 4, minCount: 200, absCount: 2000 },
   responses: ['pause_campaigns', 'revoke_sessions'],
   create() {
-    type S = { bucket: number; count: number; hist: number[]; ids: number[] };
-    const st = new Keyed<S>(() => ({ bucket: -1, count: 0, hist: [], ids: [] }));
+    type S = { bucket: number; count: number; hist: number[]; ids: number[]; firstT: number };
+    const st = new Keyed<S>(() => ({ bucket: -1, count: 0, hist: [], ids: [], firstT: Number.POSITIVE_INFINITY }));
     const memo = new FireMemo();
     return {
       observe(e, { params, emit }) {
@@ -99,9 +99,13 @@ export const outboundVolume: DetectorDef = {
           s.bucket = b;
           s.count = 0;
           s.ids = [];
+          s.firstT = Number.POSITIVE_INFINITY;
         } else if (b < s.bucket) return; // late event for a closed bucket
         s.count += e.count ?? 1;
-        if (s.ids.length < 200) s.ids.push(e.id);
+        if (s.ids.length < 200) {
+          s.ids.push(e.id);
+          if (t < s.firstT) s.firstT = t;
+        }
         if (s.count < params.minCount) return;
         let fire = false;
         let z = 0;
@@ -118,7 +122,7 @@ export const outboundVolume: DetectorDef = {
           entity: who,
           title: `${who}: ${s.count} recipients in ${params.bucketMinutes} min (usual ${mean.toFixed(0)})`,
           at: e.at,
-          eventIds: memo.recent(who, t, span) ? [e.id] : s.ids,
+          ...(memo.recent(who, t, span) ? { eventIds: [e.id] } : { eventIds: s.ids, since: s.firstT }),
           details: { count: s.count, baselineMean: Math.round(mean), z: Math.round(z * 10) / 10 },
         });
       },
@@ -151,7 +155,7 @@ export const recipientSpike: DetectorDef = {
         w.add(t, e.target, e.id, span);
         if (w.distinct < params.recipients) return;
         const recent = memo.recent(e.actor, t, span);
-        emit({ entityType: 'sender', entity: e.actor, title: `${e.actor}: ${w.distinct} distinct recipients within ${params.windowMinutes} min`, at: e.at, eventIds: recent ? [e.id] : w.ids().slice(-200), details: { recipients: w.distinct } });
+        emit({ entityType: 'sender', entity: e.actor, title: `${e.actor}: ${w.distinct} distinct recipients within ${params.windowMinutes} min`, at: e.at, eventIds: recent ? [e.id] : w.ids().slice(-200), since: recent ? t : w.first, details: { recipients: w.distinct } });
       },
       sweep(now, params) {
         st.sweep((w) => w.w.last < now - params.windowMinutes * MIN);
@@ -188,7 +192,7 @@ export const deliveryFailures: DetectorDef = {
         });
         if (w.size < params.messages) return;
         const recent = memo.recent('x', t, span);
-        emit({ entityType: 'workspace', entity: 'mail-server', title: `${w.size} messages rejected, deferred or bounced within ${params.windowMinutes} min`, at: e.at, eventIds: recent ? [e.id] : w.values().slice(-200), details: Object.fromEntries(byType) });
+        emit({ entityType: 'workspace', entity: 'mail-server', title: `${w.size} messages rejected, deferred or bounced within ${params.windowMinutes} min`, at: e.at, eventIds: recent ? [e.id] : w.values().slice(-200), since: recent ? t : w.first, details: Object.fromEntries(byType) });
       },
     };
   },

@@ -14,6 +14,8 @@ export type Detection = {
   title: string;
   at: Date;
   eventIds: number[];
+  /** Epoch ms of the earliest evidence event when it is older than `at` (the alert's first seen, known without reading the events back). */
+  since?: number;
   details: Record<string, unknown>;
 };
 
@@ -71,6 +73,9 @@ export class Window<T = number> {
   get last(): number {
     return this.size ? this.t[this.t.length - 1] : Number.NEGATIVE_INFINITY;
   }
+  get first(): number {
+    return this.size ? this.t[this.head] : Number.POSITIVE_INFINITY;
+  }
   values(): T[] {
     return this.v.slice(this.head);
   }
@@ -99,6 +104,9 @@ export class DistinctWindow {
   }
   get distinct() {
     return this.counts.size;
+  }
+  get first(): number {
+    return this.w.first;
   }
   get size() {
     return this.w.size;
