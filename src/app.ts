@@ -17,7 +17,8 @@ import { startDeliveryEngine } from './delivery/engine.ts';
 import { deliveryKeys } from './delivery/keys.ts';
 import { messageRoutes } from './delivery/messages-routes.ts';
 import { deliveryRoutes } from './delivery/routes.ts';
-import { transportFor } from './delivery/transport.ts';
+import { relayRoutes } from './delivery/relay-routes.ts';
+import { workspaceTransport } from './delivery/relays.ts';
 import { publicDeliveryRoutes } from './delivery/public-routes.ts';
 import { type ReportContext, reportHandler, reportSweepJob, startReportProcessing } from './delivery/reports.ts';
 import { statsRoutes } from './delivery/stats-routes.ts';
@@ -35,7 +36,7 @@ import { settingsRoutes } from './settings/routes.ts';
 import { templateRoutes } from './templates/routes.ts';
 
 /** Every domain's routes, in one list: a new domain adds itself here. */
-export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, contactRoutes, phishingRoutes, phishingQueueRoutes, monitoringRoutes, deliveryRoutes, messageRoutes, publicDeliveryRoutes, statsRoutes, segmentRoutes, templateRoutes, campaignRoutes];
+export const domainRoutes: RoutesPlugin[] = [authRoutes, adminRoutes, auditRoutes, settingsRoutes, contactRoutes, phishingRoutes, phishingQueueRoutes, monitoringRoutes, deliveryRoutes, relayRoutes, messageRoutes, publicDeliveryRoutes, statsRoutes, segmentRoutes, templateRoutes, campaignRoutes];
 
 /** Every domain's background jobs (run by `serve` and by `worker`). */
 export const jobDefinitions: JobDefinition[] = [rotationJob, webhookJob, reportSweepJob];
@@ -47,15 +48,16 @@ export function serverDeps(config: Config, database: Database, logger: Logger): 
     logger,
     totpKey: deriveKey(config.masterKey, 'totp-secrets'),
     dkimKey: deriveKey(config.masterKey, 'dkim-keys'),
+    relayKey: deriveKey(config.masterKey, 'smtp-relays'),
     vault: new Vault(database.db, keyProviderFromConfig(config)),
     delivery: { keys: deliveryKeys(config.masterKey), bounceDomain: config.bounceDomain ?? 'bounce.localhost' },
   };
 }
 
-/** The delivery engine of this process (src/delivery/engine.ts), sending through SMTP_URL or into the outbox. */
+/** The delivery engine of this process (src/delivery/engine.ts): the workspace's relays, else SMTP_URL, else the outbox (relays.ts). */
 function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
   const d = config.delivery;
-  const transport = transportFor(config.smtpUrl, deps.database.db, { maxConnections: d?.concurrency });
+  const transport = workspaceTransport(deps.database.db, config.masterKey, config.smtpUrl, { maxConnections: d?.concurrency, logger });
   const engine = startDeliveryEngine({
     db: deps.database.db,
     vault: deps.vault,
@@ -70,7 +72,7 @@ function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
     retryDeadlineHours: d?.retryHours,
     limits: { relay: d?.relayLimits ?? [], domains: d?.domainLimits ?? {}, warmupDomains: d?.warmupDomains ?? [] },
   });
-  logger.info({ worker: engine.worker, outbox: !config.smtpUrl }, 'delivery engine started');
+  logger.info({ worker: engine.worker, smtpUrl: !!config.smtpUrl }, 'delivery engine started');
   return {
     async stop() {
       await engine.stop();

@@ -350,6 +350,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
   ): Promise<Outcome> {
     const base = { contactId, code: r.code ?? null, response: r.response ?? null, relay: r.relay || null };
     if (r.status === 'accepted') return { ...base, state: 'sent' };
+    if (r.rateLimited) return { contactId, state: 'queued', untried: true, retryAt: new Date(Date.now() + 1_000), response: r.response ?? null };
     if (r.status === 'deferred') {
       const launched = cm.campaign.launchedAt?.getTime() ?? Date.now();
       const at = Date.now() + retryDelayMs(attempt);

@@ -3,7 +3,7 @@
 // cross-process rate-limit buckets. The per-campaign recipient ledger, campaigns,
 // sending domains and DKIM keys belong to the campaigns module.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { bytea } from '../auth/schema.ts';
 
 /** One captured message: the exact bytes a relay would have received. */
@@ -110,4 +110,34 @@ export const transactionalMessages = pgTable(
       .where(sql`state IN ('queued', 'deferred', 'sending')`),
     index('transactional_messages_created_idx').on(t.createdAt),
   ],
+);
+
+/**
+ * SMTP relays configured per workspace (relays.ts, relay-routes.ts). When a
+ * workspace has enabled relays the engine sends through them instead of
+ * SMTP_URL. `security` 'none' is only accepted for a loopback host. The password
+ * is sealed with deriveKey(master, 'smtp-relays'), AAD `smtp-relay:<id>`, and is
+ * never returned by the API. Limits are per relay, shared by every process
+ * (rate-limit.ts scope `relay:<id>`).
+ */
+export const smtpRelays = pgTable(
+  'smtp_relays',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    workspaceId: integer('workspace_id').notNull(),
+    name: text('name').notNull(),
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    security: text('security').$type<'starttls' | 'tls' | 'none'>().notNull().default('starttls'),
+    username: text('username'),
+    passwordEnc: bytea('password_enc'),
+    weight: integer('weight').notNull().default(1),
+    enabled: boolean('enabled').notNull().default(true),
+    perSecond: integer('per_second'),
+    perHour: integer('per_hour'),
+    perDay: integer('per_day'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('smtp_relays_name_idx').on(t.workspaceId, t.name)],
 );

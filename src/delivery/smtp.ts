@@ -14,6 +14,10 @@
 // TLS: STARTTLS is required (requireTLS) unless the relay is explicitly marked
 // `requireTLS: false`, which is only allowed for a relay on the loopback
 // interface (a local postfix/smtp-sink). smtps:// uses implicit TLS.
+//
+// An optional `gate` (relays.ts RelayQuota: per-relay rate limits) may refuse a
+// relay for one message; it is then skipped without counting as a failure, and
+// when every relay is refused the message is deferred.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 
@@ -27,6 +31,8 @@ export type SendResult = {
   /** Enhanced status code (RFC 3463) from the reply, when present. */
   enhanced?: string;
   response?: string;
+  /** Deferred by a relay's rate limit, not by the relay: retry soon, without counting an attempt. */
+  rateLimited?: boolean;
   /** Relays tried before, with their errors. */
   failovers?: { relay: string; error: string }[];
 };
@@ -51,7 +57,17 @@ export type RelayConfig = {
   socketTimeoutMs?: number;
 };
 
-export type PoolOptions = { failureThreshold?: number; cooldownMs?: number; now?: () => number; random?: () => number };
+/**
+ * Optional per-relay admission (relays.ts: per-relay rate limits shared by all
+ * processes). `acquire` false skips the relay for this message without counting
+ * a failure; `release` gives back a send the relay did not take (relay-level error).
+ */
+export type RelayGate = {
+  acquire(relayId: string): boolean | Promise<boolean>;
+  release?(relayId: string): void;
+};
+
+export type PoolOptions = { failureThreshold?: number; cooldownMs?: number; now?: () => number; random?: () => number; gate?: RelayGate };
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i;
 
@@ -77,12 +93,39 @@ function parseReply(text: string | undefined): { enhanced?: string } {
   return m ? { enhanced: m[1] } : {};
 }
 
+/** nodemailer pooled-transport options for a relay; throws when TLS is disabled for a non-loopback host. */
+export function smtpOptions(cfg: RelayConfig): SMTPPool.Options {
+  const u = new URL(cfg.url);
+  const implicitTls = u.protocol === 'smtps:';
+  const requireTLS = cfg.requireTLS ?? true;
+  if (!requireTLS && !implicitTls && !LOOPBACK.test(u.hostname))
+    throw new Error(`relay ${cfg.id}: TLS can only be disabled for a relay on the loopback interface (got ${u.hostname})`);
+  return {
+    pool: true,
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port) || (implicitTls ? 465 : 587),
+    secure: implicitTls,
+    requireTLS: requireTLS && !implicitTls,
+    ignoreTLS: !requireTLS && !implicitTls,
+    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    maxConnections: cfg.maxConnections ?? 5,
+    maxMessages: cfg.maxMessages ?? 1000,
+    connectionTimeout: cfg.connectionTimeoutMs ?? 30_000,
+    socketTimeout: cfg.socketTimeoutMs ?? 60_000,
+    tls: cfg.tls,
+  } as SMTPPool.Options;
+}
+
+/** Hosts on which TLS may be disabled (a local postfix/smtp-sink). */
+export const isLoopbackHost = (host: string) => LOOPBACK.test(host);
+
 export class RelayPool implements MailTransport {
   private readonly relays: RelayState[];
   private readonly threshold: number;
   private readonly cooldownMs: number;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly gate?: RelayGate;
 
   constructor(relays: RelayConfig[], opts: PoolOptions = {}) {
     if (relays.length === 0) throw new Error('RelayPool needs at least one relay');
@@ -90,26 +133,9 @@ export class RelayPool implements MailTransport {
     this.cooldownMs = opts.cooldownMs ?? 60_000;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.gate = opts.gate;
     this.relays = relays.map((cfg) => {
-      const u = new URL(cfg.url);
-      const implicitTls = u.protocol === 'smtps:';
-      const requireTLS = cfg.requireTLS ?? true;
-      if (!requireTLS && !implicitTls && !LOOPBACK.test(u.hostname))
-        throw new Error(`relay ${cfg.id}: TLS can only be disabled for a relay on the loopback interface (got ${u.hostname})`);
-      const transport = nodemailer.createTransport({
-        pool: true,
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port) || (implicitTls ? 465 : 587),
-        secure: implicitTls,
-        requireTLS: requireTLS && !implicitTls,
-        ignoreTLS: !requireTLS && !implicitTls,
-        auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
-        maxConnections: cfg.maxConnections ?? 5,
-        maxMessages: cfg.maxMessages ?? 1000,
-        connectionTimeout: cfg.connectionTimeoutMs ?? 30_000,
-        socketTimeout: cfg.socketTimeoutMs ?? 60_000,
-        tls: cfg.tls,
-      } as SMTPPool.Options);
+      const transport = nodemailer.createTransport(smtpOptions(cfg));
       return { cfg, transport, failures: 0, skipUntil: 0 };
     });
   }
@@ -141,7 +167,12 @@ export class RelayPool implements MailTransport {
 
   async send(m: OutgoingMessage): Promise<SendResult> {
     const failovers: { relay: string; error: string }[] = [];
+    let throttled = 0;
     for (const relay of this.order()) {
+      if (this.gate && !(await this.gate.acquire(relay.cfg.id))) {
+        throttled++;
+        continue;
+      }
       try {
         const info = await relay.transport.sendMail({ envelope: m.envelope, raw: m.raw, messageId: m.messageId });
         relay.failures = 0;
@@ -161,6 +192,7 @@ export class RelayPool implements MailTransport {
         if (isRelayFailure(err)) {
           relay.failures++;
           if (relay.failures >= this.threshold) relay.skipUntil = this.now() + this.cooldownMs;
+          this.gate?.release?.(relay.cfg.id);
           failovers.push({ relay: relay.cfg.id, error: `${err.code ?? 'ERROR'}: ${err.response ?? err.message}`.slice(0, 300) });
           continue;
         }
@@ -176,6 +208,8 @@ export class RelayPool implements MailTransport {
         };
       }
     }
+    // Every reachable relay is at its rate limit: a retry later, not a failure.
+    if (throttled > 0 && failovers.length === 0) return { status: 'deferred', relay: '', response: 'relay rate limit reached', rateLimited: true };
     return { status: 'deferred', relay: '', response: 'no relay available', failovers };
   }
 

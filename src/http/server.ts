@@ -31,6 +31,8 @@ export type ServerDeps = {
   vault: Vault;
   /** deriveKey(masterKey, 'dkim-keys'): seals DKIM private keys (campaigns domain). */
   dkimKey?: Buffer;
+  /** deriveKey(masterKey, 'smtp-relays'): seals SMTP relay passwords (delivery/relay-routes.ts). */
+  relayKey?: Buffer;
   /** Delivery keys (tracking tokens, VERP, Message-IDs, transactional seal) and the bounce domain. */
   delivery?: { keys: TransactionalKeys; bounceDomain: string };
 };

@@ -12,7 +12,7 @@ import {
   type AnalystVerdict,
   applyBlocklist,
   decide,
-  enqueue,
+  enqueueCase,
   getQueueRow,
   listBlocks,
   listQueue,
@@ -47,7 +47,9 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
   const { db } = deps.database;
   for (const type of ['message/rfc822', 'application/octet-stream'])
     if (!app.hasContentTypeParser(type))
-      app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: MAX_SCAN_BYTES }, (_req, body, done) => done(null, body));
+      app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: MAX_SCAN_BYTES }, (_req, body, done) =>
+        done(null, body),
+      );
 
   app.get(
     '/api/phishing/queue',
@@ -84,12 +86,24 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     },
     async (req, reply) => {
       const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) throw badRequest('Send the raw message as the body with Content-Type: message/rfc822.');
+      if (!Buffer.isBuffer(body) || body.length === 0)
+        throw badRequest('Send the raw message as the body with Content-Type: message/rfc822.');
       const result = await scanForWorkspace(db, body);
       const actor = actorOf(req);
-      const id = await enqueue(db, { raw: body, source: 'api', result, reporter: actor.label ?? undefined });
-      await appendAudit(db, actor, { action: 'phishing.submitted', target: `phishing:${id}`, details: { score: result.score, verdict: result.verdict } });
-      return reply.code(201).send({ id, score: result.score, verdict: result.verdict });
+      // An API caller is authenticated (key or session): its submissions count as verified reports.
+      const { id, reportCount } = await enqueueCase(db, {
+        raw: body,
+        source: 'api',
+        result,
+        reporter: actor.label ?? undefined,
+        reporterVerified: true,
+      });
+      await appendAudit(db, actor, {
+        action: 'phishing.submitted',
+        target: `phishing:${id}`,
+        details: { score: result.score, verdict: result.verdict },
+      });
+      return reply.code(201).send({ id, score: result.score, verdict: result.verdict, reportCount });
     },
   );
 
@@ -97,14 +111,22 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     '/api/phishing/queue/:id',
     {
       config: { guard: 'phishing:read' },
-      schema: { tags: ['phishing'], summary: 'One queued message: headers, reasons, links, attachments and a safe rendering', params: idParams },
+      schema: {
+        tags: ['phishing'],
+        summary: 'One queued message: headers, reasons, links, attachments and a safe rendering',
+        params: idParams,
+      },
     },
     async (req) => {
       const row = await getQueueRow(db, req.params.id);
       if (!row) throw notFound('Message');
       const ctx = await loadScanContext(db);
       // Re-scanned with today's model and adjustment: links, attachments and the current score.
-      const now = applyBlocklist(await scanMessage(row.raw, { workspace: ctx.workspace, adjustment: ctx.adjustment }), ctx.blocklist, row.envelopeFrom ?? undefined);
+      const now = applyBlocklist(
+        await scanMessage(row.raw, { workspace: ctx.workspace, adjustment: ctx.adjustment }),
+        ctx.blocklist,
+        row.envelopeFrom ?? undefined,
+      );
       const rendering = await renderSafely(row.raw);
       const { raw: _raw, reportRaw, ...fields } = row;
       return {
@@ -115,7 +137,11 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
         limits: now.limits,
         current: { score: now.score, verdict: now.verdict, reasons: now.reasons },
         rendering,
-        canRelease: row.source === 'gateway' && row.state !== 'released' && !!row.envelopeTo?.length && !!runtime.nextHop,
+        canRelease:
+          row.source === 'gateway' &&
+          row.state !== 'released' &&
+          !!row.envelopeTo?.length &&
+          !!runtime.nextHop,
       };
     },
   );
@@ -124,12 +150,19 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     '/api/phishing/queue/:id/raw',
     {
       config: { guard: 'phishing:read' },
-      schema: { tags: ['phishing'], summary: 'Download the stored message (evidence) as .eml', params: idParams },
+      schema: {
+        tags: ['phishing'],
+        summary: 'Download the stored message (evidence) as .eml',
+        params: idParams,
+      },
     },
     async (req, reply) => {
       const row = await getQueueRow(db, req.params.id);
       if (!row) throw notFound('Message');
-      await appendAudit(db, actorOf(req), { action: 'phishing.raw_downloaded', target: `phishing:${row.id}` });
+      await appendAudit(db, actorOf(req), {
+        action: 'phishing.raw_downloaded',
+        target: `phishing:${row.id}`,
+      });
       return reply
         .header('content-type', 'message/rfc822')
         .header('content-disposition', `attachment; filename="phishing-${row.id}.eml"`)
@@ -151,36 +184,100 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
         const actor = actorOf(req);
         let relay: string | undefined;
         if (state === 'released') {
-          if (row.source !== 'gateway' || !row.envelopeTo?.length) throw conflict('not_quarantined', 'Only messages quarantined by the gateway can be released.');
-          if (row.state === 'released') throw conflict('already_released', 'This message was already released.');
+          if (row.source !== 'gateway' || !row.envelopeTo?.length)
+            throw conflict('not_quarantined', 'Only messages quarantined by the gateway can be released.');
+          if (row.state === 'released')
+            throw conflict('already_released', 'This message was already released.');
           if (!runtime.nextHop) throw conflict('no_next_hop', 'PHISHING_GATEWAY_NEXT_HOP is not configured.');
-          const scanned = { score: row.score, verdict: row.verdict, reasons: row.reasons, auth: row.auth ?? { source: 'none', spf: 'none', dkim: 'none', dmarc: 'none', arc: 'none' } } as ScanResult;
+          const scanned = {
+            score: row.score,
+            verdict: row.verdict,
+            reasons: row.reasons,
+            auth: row.auth ?? { source: 'none', spf: 'none', dkim: 'none', dmarc: 'none', arc: 'none' },
+          } as ScanResult;
           try {
-            relay = await releaseToNextHop(runtime.nextHop, { from: row.envelopeFrom ?? '', to: row.envelopeTo }, row.raw, scanned, runtime.hostname);
+            relay = await releaseToNextHop(
+              runtime.nextHop,
+              { from: row.envelopeFrom ?? '', to: row.envelopeTo },
+              row.raw,
+              scanned,
+              runtime.hostname,
+            );
           } catch (err) {
-            await appendAudit(db, actor, { action: 'phishing.released', target: `phishing:${row.id}`, outcome: 'failure', details: { error: (err as Error).message.slice(0, 300) } });
-            throw new Problem(502, 'relay_failed', `The next hop refused or could not be reached: ${(err as Error).message.slice(0, 200)}`);
+            await appendAudit(db, actor, {
+              action: 'phishing.released',
+              target: `phishing:${row.id}`,
+              outcome: 'failure',
+              details: { error: (err as Error).message.slice(0, 300) },
+            });
+            throw new Problem(
+              502,
+              'relay_failed',
+              `The next hop refused or could not be reached: ${(err as Error).message.slice(0, 200)}`,
+            );
           }
         }
-        const res = await decide(db, row.id, state, actor.label ?? String(actor.id ?? actor.type), req.body?.note);
+        const res = await decide(
+          db,
+          row.id,
+          state,
+          actor.label ?? String(actor.id ?? actor.type),
+          req.body?.note,
+        );
         await appendAudit(db, actor, {
-          action: state === 'confirmed_phishing' ? 'phishing.confirmed' : state === 'legitimate' ? 'phishing.marked_legitimate' : 'phishing.released',
+          action:
+            state === 'confirmed_phishing'
+              ? 'phishing.confirmed'
+              : state === 'legitimate'
+                ? 'phishing.marked_legitimate'
+                : 'phishing.released',
           target: `phishing:${row.id}`,
-          details: { previous: row.state, sender: row.fromAddress, score: row.score, note: req.body?.note, ...(relay ? { relay: relay.slice(0, 200) } : {}) },
+          details: {
+            previous: row.state,
+            sender: row.fromAddress,
+            score: row.score,
+            note: req.body?.note,
+            ...(relay ? { relay: relay.slice(0, 200) } : {}),
+          },
         });
-        return { id: row.id, state, previous: res?.previous, learned: res?.learned ?? false, learnedExamples: res?.learnedExamples ?? 0 };
+        return {
+          id: row.id,
+          state,
+          previous: res?.previous,
+          learned: res?.learned ?? false,
+          learnedExamples: res?.learnedExamples ?? 0,
+        };
       },
     );
   action('confirm', 'confirmed_phishing', 'Confirm as phishing (the model learns from it)');
   action('legitimate', 'legitimate', 'Mark as legitimate (the model learns from it)');
-  action('release', 'released', 'Release from quarantine: relay to the next hop (and learn it as legitimate)');
+  action(
+    'release',
+    'released',
+    'Release from quarantine: relay to the next hop (and learn it as legitimate)',
+  );
 
-  const blockBody = z.object({ kind: z.enum(['sender', 'domain']), value: z.string().min(1).max(500), reason: z.string().max(500).optional() });
-  const block = async (req: Parameters<typeof actorOf>[0], kind: 'sender' | 'domain', value: string, reason?: string, from?: number) => {
+  const blockBody = z.object({
+    kind: z.enum(['sender', 'domain']),
+    value: z.string().min(1).max(500),
+    reason: z.string().max(500).optional(),
+  });
+  const block = async (
+    req: Parameters<typeof actorOf>[0],
+    kind: 'sender' | 'domain',
+    value: string,
+    reason?: string,
+    from?: number,
+  ) => {
     const v = normaliseBlockValue(kind, value);
-    if (!v) throw fieldError('value', kind === 'sender' ? 'must be an e-mail address' : 'must be a domain name');
+    if (!v)
+      throw fieldError('value', kind === 'sender' ? 'must be an e-mail address' : 'must be a domain name');
     const row = await addBlock(db, kind, v, actorOf(req).label ?? 'unknown', reason);
-    await appendAudit(db, actorOf(req), { action: 'phishing.blocked', target: `${kind}:${v}`, details: { reason, fromMessage: from } });
+    await appendAudit(db, actorOf(req), {
+      action: 'phishing.blocked',
+      target: `${kind}:${v}`,
+      details: { reason, fromMessage: from },
+    });
     return row;
   };
 
@@ -188,7 +285,12 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     '/api/phishing/queue/:id/block',
     {
       config: { guard: 'phishing:manage' },
-      schema: { tags: ['phishing'], summary: 'Block the sender or the domain of a queued message', params: idParams, body: z.object({ kind: z.enum(['sender', 'domain']), reason: z.string().max(500).optional() }) },
+      schema: {
+        tags: ['phishing'],
+        summary: 'Block the sender or the domain of a queued message',
+        params: idParams,
+        body: z.object({ kind: z.enum(['sender', 'domain']), reason: z.string().max(500).optional() }),
+      },
     },
     async (req, reply) => {
       const row = await getQueueRow(db, req.params.id);
@@ -199,21 +301,38 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     },
   );
 
-  app.get('/api/phishing/blocklist', { config: { guard: 'phishing:read' }, schema: { tags: ['phishing'], summary: 'Blocked senders and domains' } }, async () => ({
-    items: await listBlocks(db),
-  }));
+  app.get(
+    '/api/phishing/blocklist',
+    {
+      config: { guard: 'phishing:read' },
+      schema: { tags: ['phishing'], summary: 'Blocked senders and domains' },
+    },
+    async () => ({
+      items: await listBlocks(db),
+    }),
+  );
   app.post(
     '/api/phishing/blocklist',
-    { config: { guard: 'phishing:manage' }, schema: { tags: ['phishing'], summary: 'Block a sender address or a domain', body: blockBody } },
-    async (req, reply) => reply.code(201).send(await block(req, req.body.kind, req.body.value, req.body.reason)),
+    {
+      config: { guard: 'phishing:manage' },
+      schema: { tags: ['phishing'], summary: 'Block a sender address or a domain', body: blockBody },
+    },
+    async (req, reply) =>
+      reply.code(201).send(await block(req, req.body.kind, req.body.value, req.body.reason)),
   );
   app.delete(
     '/api/phishing/blocklist/:id',
-    { config: { guard: 'phishing:manage' }, schema: { tags: ['phishing'], summary: 'Remove a blocklist entry', params: idParams } },
+    {
+      config: { guard: 'phishing:manage' },
+      schema: { tags: ['phishing'], summary: 'Remove a blocklist entry', params: idParams },
+    },
     async (req) => {
       const row = await removeBlock(db, req.params.id);
       if (!row) throw notFound('Blocklist entry');
-      await appendAudit(db, actorOf(req), { action: 'phishing.unblocked', target: `${row.kind}:${row.value}` });
+      await appendAudit(db, actorOf(req), {
+        action: 'phishing.unblocked',
+        target: `${row.kind}:${row.value}`,
+      });
       return { status: 'ok' };
     },
   );
@@ -225,7 +344,11 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
       schema: {
         tags: ['phishing'],
         summary: 'Counts by verdict and decision for one sender or domain, over time',
-        querystring: z.object({ sender: z.string().max(500).optional(), domain: z.string().regex(domainRe).optional(), days: z.coerce.number().int().min(1).max(365).default(90) }),
+        querystring: z.object({
+          sender: z.string().max(500).optional(),
+          domain: z.string().regex(domainRe).optional(),
+          days: z.coerce.number().int().min(1).max(365).default(90),
+        }),
       },
     },
     async (req) => {
@@ -239,7 +362,11 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     '/api/phishing/trend',
     {
       config: { guard: 'phishing:read' },
-      schema: { tags: ['phishing'], summary: 'Per day: reported/quarantined, confirmed phishing, legitimate', querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }) },
+      schema: {
+        tags: ['phishing'],
+        summary: 'Per day: reported/quarantined, confirmed phishing, legitimate',
+        querystring: z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }),
+      },
     },
     async (req) => ({ days: await trend(db, req.query.days) }),
   );
@@ -248,18 +375,40 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
     .object({
       ownDomains: z.array(z.string().regex(domainRe).max(253)).max(100).optional(),
       staffNames: z.array(z.string().min(3).max(200)).max(1000).optional(),
-      brands: z.array(z.object({ name: z.string().min(2).max(100), domains: z.array(z.string().regex(domainRe)).min(1).max(50) })).max(200).optional(),
-      thresholds: z.object({ suspicious: z.number().int().min(1).max(100).optional(), phishing: z.number().int().min(1).max(100).optional() }).optional(),
+      brands: z
+        .array(
+          z.object({
+            name: z.string().min(2).max(100),
+            domains: z.array(z.string().regex(domainRe)).min(1).max(50),
+          }),
+        )
+        .max(200)
+        .optional(),
+      thresholds: z
+        .object({
+          suspicious: z.number().int().min(1).max(100).optional(),
+          phishing: z.number().int().min(1).max(100).optional(),
+        })
+        .optional(),
     })
     .strict();
-  app.get('/api/phishing/config', { config: { guard: 'phishing:read' }, schema: { tags: ['phishing'], summary: 'Workspace scanner configuration' } }, async () =>
-    (await loadScanContext(db)).workspace,
+  app.get(
+    '/api/phishing/config',
+    {
+      config: { guard: 'phishing:read' },
+      schema: { tags: ['phishing'], summary: 'Workspace scanner configuration' },
+    },
+    async () => (await loadScanContext(db)).workspace,
   );
   app.put(
     '/api/phishing/config',
     {
       config: { guard: 'phishing:manage' },
-      schema: { tags: ['phishing'], summary: 'Set own domains, staff names, extra brands and verdict thresholds', body: workspaceConfig },
+      schema: {
+        tags: ['phishing'],
+        summary: 'Set own domains, staff names, extra brands and verdict thresholds',
+        body: workspaceConfig,
+      },
     },
     async (req) => {
       const t = req.body.thresholds;
@@ -268,15 +417,27 @@ export function phishingQueueRoutes(base: FastifyInstance, deps: ServerDeps) {
       const norm = {
         ...req.body,
         ownDomains: req.body.ownDomains?.map((d) => d.toLowerCase()),
-        brands: req.body.brands?.map((b) => ({ name: b.name, domains: b.domains.map((d) => d.toLowerCase()) })),
+        brands: req.body.brands?.map((b) => ({
+          name: b.name,
+          domains: b.domains.map((d) => d.toLowerCase()),
+        })),
       };
       const { before, after } = await saveWorkspaceConfig(db, norm);
-      await appendAudit(db, actorOf(req), { action: 'phishing.config_changed', target: 'workspace', details: { before, after } });
+      await appendAudit(db, actorOf(req), {
+        action: 'phishing.config_changed',
+        target: 'workspace',
+        details: { before, after },
+      });
       return after;
     },
   );
 
-  app.get('/api/phishing/model', { config: { guard: 'phishing:read' }, schema: { tags: ['phishing'], summary: 'What analysts taught the model so far' } }, async () =>
-    modelSummary(db),
+  app.get(
+    '/api/phishing/model',
+    {
+      config: { guard: 'phishing:read' },
+      schema: { tags: ['phishing'], summary: 'What analysts taught the model so far' },
+    },
+    async () => modelSummary(db),
   );
 }

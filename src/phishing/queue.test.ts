@@ -35,7 +35,15 @@ const rewards = (n: number) =>
   ].join('\r\n');
 
 const note = (from: string) =>
-  [`From: Sam <${from}>`, 'To: team@example.com', 'Subject: Lunch on Friday', 'Content-Type: text/plain; charset=utf-8', '', 'Shall we meet at noon on Friday?', ''].join('\r\n');
+  [
+    `From: Sam <${from}>`,
+    'To: team@example.com',
+    'Subject: Lunch on Friday',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Shall we meet at noon on Friday?',
+    '',
+  ].join('\r\n');
 
 let t: TestApp;
 let analyst: Client;
@@ -46,13 +54,17 @@ const raw = (c: Client, method: string, url: string, body: string) =>
   t.app.inject({
     method: method as 'POST',
     url,
-    headers: { 'content-type': 'message/rfc822', cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': c.cookies.get('mw_csrf') ?? '' },
+    headers: {
+      'content-type': 'message/rfc822',
+      cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+      'x-csrf-token': c.cookies.get('mw_csrf') ?? '',
+    },
     payload: body,
   });
 const submit = async (c: Client, body: string) => {
   const res = await raw(c, 'POST', '/api/phishing/queue', body);
   assert.equal(res.statusCode, 201, res.body);
-  return res.json() as { id: number; score: number; verdict: string };
+  return res.json() as { id: number; score: number; verdict: string; reportCount: number };
 };
 const scan = async (body: string) => {
   const res = await raw(analyst, 'POST', '/api/phishing/scan', body);
@@ -79,7 +91,10 @@ describe('queue', () => {
     assert.equal(b.verdict, 'clean');
 
     const all = (await analyst.get('/api/phishing/queue')).json();
-    assert.deepEqual(all.items.slice(0, 2).map((i: { id: number }) => i.id), [b.id, a.id]);
+    assert.deepEqual(
+      all.items.slice(0, 2).map((i: { id: number }) => i.id),
+      [b.id, a.id],
+    );
     const first = all.items.find((i: { id: number }) => i.id === a.id);
     assert.equal(first.source, 'api');
     assert.equal(first.state, 'new');
@@ -90,8 +105,15 @@ describe('queue', () => {
     assert.ok(phish.items.every((i: { verdict: string }) => i.verdict === 'phishing'));
     assert.ok(phish.items.some((i: { id: number }) => i.id === a.id));
     const byDomain = (await analyst.get('/api/phishing/queue?domain=partner.example')).json();
-    assert.deepEqual(byDomain.items.map((i: { id: number }) => i.id), [b.id]);
-    const future = (await analyst.get(`/api/phishing/queue?since=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`)).json();
+    assert.deepEqual(
+      byDomain.items.map((i: { id: number }) => i.id),
+      [b.id],
+    );
+    const future = (
+      await analyst.get(
+        `/api/phishing/queue?since=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`,
+      )
+    ).json();
     assert.equal(future.items.length, 0);
     assert.equal((await analyst.get('/api/phishing/queue?state=bogus')).statusCode, 400);
   });
@@ -103,10 +125,17 @@ describe('queue', () => {
     const d = res.json();
     const html: string = d.rendering.html;
     assert.doesNotMatch(html, /<script|alert\(1\)|onclick|<form|<input|href=|src="https?:/i);
-    assert.match(html, /<span class="mw-link" title="http:\/\/192\.0\.2\.7\/paypal\/login\.php">https:\/\/www\.paypal\.com\/signin<\/span><span class="mw-link-target"> \[http:\/\/192\.0\.2\.7\/paypal\/login\.php\]<\/span>/);
+    assert.match(
+      html,
+      /<span class="mw-link" title="http:\/\/192\.0\.2\.7\/paypal\/login\.php">https:\/\/www\.paypal\.com\/signin<\/span><span class="mw-link-target"> \[http:\/\/192\.0\.2\.7\/paypal\/login\.php\]<\/span>/,
+    );
     assert.equal(d.rendering.remoteContentBlocked, 1);
     assert.equal(d.rendering.disarmedLinks, 1);
-    assert.ok(d.rendering.headers.some((h: { name: string; value: string }) => h.name === 'Subject' && /suspended/.test(h.value)));
+    assert.ok(
+      d.rendering.headers.some(
+        (h: { name: string; value: string }) => h.name === 'Subject' && /suspended/.test(h.value),
+      ),
+    );
     assert.ok(d.links.some((l: { host: string }) => l.host === '192.0.2.7'));
     assert.ok(d.reasons.some((r: { signal: string }) => r.signal === 'forms.password_field'));
     assert.equal(d.current.verdict, 'phishing');
@@ -117,11 +146,44 @@ describe('queue', () => {
     assert.equal((await auditor.get('/api/phishing/queue/999999')).statusCode, 404);
   });
 
+  test('the same message submitted again joins its case: one row with a report count and its reporters', async () => {
+    const msg = rewards(77).replace('acme-rewards-mail.net', 'acme-points.example');
+    const first = await submit(analyst, msg);
+    assert.equal(first.reportCount, 1);
+    const again = await submit(marketer, msg.replace(/\r\n/g, '\n'));
+    assert.equal(
+      again.id,
+      first.id,
+      'no Message-ID: matched by From, Subject and body, whatever the line endings',
+    );
+    assert.equal(again.reportCount, 2);
+    const items = (await analyst.get('/api/phishing/queue?domain=acme-points.example')).json().items;
+    assert.deepEqual(
+      items.map((i: { id: number; reportCount: number; reporterVerified: boolean }) => [
+        i.id,
+        i.reportCount,
+        i.reporterVerified,
+      ]),
+      [[first.id, 2, true]],
+    );
+    const d = (await analyst.get(`/api/phishing/queue/${first.id}`)).json();
+    assert.equal(d.reporters.length, 2);
+    assert.ok(
+      d.reporters.every((r: { verified: boolean }) => r.verified),
+      'API callers are authenticated',
+    );
+    const other = await submit(analyst, rewards(78).replace('acme-rewards-mail.net', 'acme-points.example'));
+    assert.notEqual(other.id, first.id, 'a different message is a different case');
+  });
+
   test('read needs phishing:read, actions need phishing:manage', async () => {
     const { id } = await submit(analyst, lure);
     assert.equal((await marketer.get('/api/phishing/queue')).statusCode, 403);
     assert.equal((await auditor.post(`/api/phishing/queue/${id}/confirm`, {})).statusCode, 403);
-    assert.equal((await auditor.post('/api/phishing/blocklist', { kind: 'domain', value: 'evil.example' })).statusCode, 403);
+    assert.equal(
+      (await auditor.post('/api/phishing/blocklist', { kind: 'domain', value: 'evil.example' })).statusCode,
+      403,
+    );
     assert.equal((await new Client(t.app).get('/api/phishing/trend')).statusCode, 401);
   });
 });
@@ -132,17 +194,28 @@ describe('learning from analysts', () => {
     const scores = [before.score];
     for (let i = 0; i < 3; i++) {
       const { id } = await submit(analyst, rewards(i));
-      const res = await analyst.post(`/api/phishing/queue/${id}/legitimate`, { note: 'our loyalty programme' });
+      const res = await analyst.post(`/api/phishing/queue/${id}/legitimate`, {
+        note: 'our loyalty programme',
+      });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().state, 'legitimate');
       assert.equal(res.json().learned, true);
       scores.push((await scan(rewards(1000))).score);
     }
     assert.ok(scores[0] >= 39, `the pattern starts out flagged (${scores.join(' → ')})`);
-    for (let i = 1; i < scores.length; i++) assert.ok(scores[i] <= scores[i - 1], `scores never go up: ${scores.join(' → ')}`);
+    for (let i = 1; i < scores.length; i++)
+      assert.ok(scores[i] <= scores[i - 1], `scores never go up: ${scores.join(' → ')}`);
     assert.ok(scores[3] < scores[0] - 20, `scores dropped: ${scores.join(' → ')}`);
-    assert.equal((await scan(rewards(2000))).verdict, 'clean', 'a new message of the same pattern is now clean');
-    assert.equal((await scan(lure)).verdict, 'phishing', 'the bias did not move: unrelated phishing is still phishing');
+    assert.equal(
+      (await scan(rewards(2000))).verdict,
+      'clean',
+      'a new message of the same pattern is now clean',
+    );
+    assert.equal(
+      (await scan(lure)).verdict,
+      'phishing',
+      'the bias did not move: unrelated phishing is still phishing',
+    );
 
     const model = (await auditor.get('/api/phishing/model')).json();
     assert.equal(model.examples, 3);
@@ -179,7 +252,10 @@ describe('blocklist', () => {
     const msg = note('sam@shady-partner.example');
     assert.equal((await scan(msg)).verdict, 'clean');
     const { id } = await submit(analyst, msg);
-    const blocked = await analyst.post(`/api/phishing/queue/${id}/block`, { kind: 'domain', reason: 'invoice fraud' });
+    const blocked = await analyst.post(`/api/phishing/queue/${id}/block`, {
+      kind: 'domain',
+      reason: 'invoice fraud',
+    });
     assert.equal(blocked.statusCode, 201, blocked.body);
     assert.equal(blocked.json().value, 'shady-partner.example');
     const after = await scan(note('other@mail.shady-partner.example'));
@@ -187,11 +263,21 @@ describe('blocklist', () => {
     assert.equal(after.reasons[0].signal, 'blocklist');
     assert.match(after.reasons[0].detail, /shady-partner\.example/);
 
-    const sender = await analyst.post('/api/phishing/blocklist', { kind: 'sender', value: 'Mallory@Example.org' });
+    const sender = await analyst.post('/api/phishing/blocklist', {
+      kind: 'sender',
+      value: 'Mallory@Example.org',
+    });
     assert.equal(sender.statusCode, 201);
     assert.equal((await scan(note('mallory@example.org'))).verdict, 'phishing');
-    assert.equal((await scan(note('alice@example.org'))).verdict, 'clean', 'a sender block does not block the domain');
-    assert.equal((await analyst.post('/api/phishing/blocklist', { kind: 'sender', value: 'not an address' })).statusCode, 422);
+    assert.equal(
+      (await scan(note('alice@example.org'))).verdict,
+      'clean',
+      'a sender block does not block the domain',
+    );
+    assert.equal(
+      (await analyst.post('/api/phishing/blocklist', { kind: 'sender', value: 'not an address' })).statusCode,
+      422,
+    );
 
     const list = (await auditor.get('/api/phishing/blocklist')).json().items;
     assert.equal(list.length, 2);
@@ -216,10 +302,18 @@ describe('workspace configuration', () => {
     ].join('\r\n');
     const before = await scan(ceo);
     assert.ok(!before.reasons.some((r) => r.signal === 'ws.staff_impersonation'));
-    assert.equal((await auditor.request('PUT', '/api/phishing/config', { staffNames: ['Olivia Chief'] })).statusCode, 403);
-    const bad = await analyst.request('PUT', '/api/phishing/config', { thresholds: { suspicious: 80, phishing: 50 } });
+    assert.equal(
+      (await auditor.request('PUT', '/api/phishing/config', { staffNames: ['Olivia Chief'] })).statusCode,
+      403,
+    );
+    const bad = await analyst.request('PUT', '/api/phishing/config', {
+      thresholds: { suspicious: 80, phishing: 50 },
+    });
     assert.equal(bad.statusCode, 422);
-    const res = await analyst.request('PUT', '/api/phishing/config', { ownDomains: ['Example.com'], staffNames: ['Olivia Chief'] });
+    const res = await analyst.request('PUT', '/api/phishing/config', {
+      ownDomains: ['Example.com'],
+      staffNames: ['Olivia Chief'],
+    });
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual((await auditor.get('/api/phishing/config')).json().ownDomains, ['example.com']);
     const after = await scan(ceo);
@@ -237,7 +331,9 @@ describe('history and trend', () => {
     assert.equal(h.days.length, 1);
     assert.equal(h.days[0].legitimate, 3);
     const s = (await auditor.get('/api/phishing/history?sender=service@paypa1-secure-login.top')).json();
-    assert.ok(s.byVerdict.phishing >= 3);
+    // Five submissions of the lure (same Message-ID) are one case.
+    assert.equal(s.total, 1);
+    assert.equal(s.byVerdict.phishing, 1);
     assert.equal(s.byState.confirmed_phishing, 1);
     assert.equal((await auditor.get('/api/phishing/history')).statusCode, 400);
 

@@ -1,11 +1,23 @@
 // The phishing analyst queue: reported and quarantined messages (raw, as evidence), the
 // sender/domain blocklist, and each workspace's learned model adjustment.
-import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { bytea } from '../auth/schema.ts';
 import type { AuthSummary, ModelAdjustment, Reason, WorkspaceConfig } from './types.ts';
 
 export const phishingSources = ['report', 'gateway', 'api'] as const;
 export type PhishingSource = (typeof phishingSources)[number];
+export type ReporterEntry = { address: string; verified: boolean };
+
 export const phishingStates = ['new', 'confirmed_phishing', 'legitimate', 'released'] as const;
 export type PhishingState = (typeof phishingStates)[number];
 
@@ -29,6 +41,17 @@ export const phishingMessages = pgTable(
     envelopeTo: jsonb('envelope_to').$type<string[]>(),
     remoteAddress: text('remote_address'),
     messageId: text('message_id'),
+    /**
+     * Reports (mailbox or API) of the same message are one case: the key is the Message-ID, else a
+     * hash of the body. Null for gateway rows (each quarantined delivery has its own envelope).
+     */
+    dedupeKey: text('dedupe_key'),
+    reportCount: integer('report_count').notNull().default(1),
+    /** Distinct reporters of this case (at most MAX_REPORTERS), each marked verified staff or not. */
+    reporters: jsonb('reporters').$type<ReporterEntry[]>(),
+    /** Whether the (first) reporter is known staff: a user's e-mail or a workspace domain. Null for gateway rows. */
+    reporterVerified: boolean('reporter_verified'),
+    lastReportedAt: timestamp('last_reported_at', { withTimezone: true }),
     subject: text('subject').notNull().default(''),
     fromAddress: text('from_address').notNull().default(''),
     fromName: text('from_name').notNull().default(''),
@@ -49,6 +72,7 @@ export const phishingMessages = pgTable(
     index('phishing_messages_state_idx').on(t.state, t.createdAt),
     index('phishing_messages_domain_idx').on(t.senderDomain, t.createdAt),
     index('phishing_messages_from_idx').on(t.fromAddress),
+    uniqueIndex('phishing_messages_dedupe_idx').on(t.workspaceId, t.dedupeKey),
   ],
 );
 

@@ -8,7 +8,7 @@ import { SMTPServer } from 'smtp-server';
 import { desc, eq } from 'drizzle-orm';
 import { createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
-import { outboxMessages, phishingMessages } from '../db/schema.ts';
+import { outboxMessages, phishingMessages, users } from '../db/schema.ts';
 import { configurePhishingRuntime } from './queue-routes.ts';
 import { dropOwnAuthResults, type Listener, startGatewayListener, startReportListener } from './smtp.ts';
 
@@ -84,7 +84,13 @@ const noDns = async (name: string) => {
 };
 
 async function send(port: number, from: string, to: string[], raw: string) {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, name: 'client.test' });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'client.test',
+  });
   try {
     return await transport.sendMail({ envelope: { from, to }, raw });
   } finally {
@@ -135,12 +141,22 @@ const rows = () => database.db.select().from(phishingMessages).orderBy(desc(phis
 describe('report mailbox', () => {
   let mailbox: Listener;
   before(async () => {
-    mailbox = await startReportListener({ db: database.db, port: 0, host: '127.0.0.1', reportAddress: 'Phish@Example.com' });
+    mailbox = await startReportListener({
+      db: database.db,
+      port: 0,
+      host: '127.0.0.1',
+      reportAddress: 'Phish@Example.com',
+    });
     listeners.push(mailbox);
   });
 
   test('an attached original is extracted, scored, queued, and the reporter acknowledged', async () => {
-    const info = await send(mailbox.port, 'alice@example.com', ['phish@example.com'], reportWithAttachment('alice@example.com'));
+    const info = await send(
+      mailbox.port,
+      'alice@example.com',
+      ['phish@example.com'],
+      reportWithAttachment('alice@example.com'),
+    );
     assert.match(info.response, /Report received as #\d+/);
     const [row] = await rows();
     assert.equal(row.source, 'report');
@@ -149,11 +165,18 @@ describe('report mailbox', () => {
     assert.equal(row.fromAddress, 'service@paypa1-secure-login.top');
     assert.equal(row.verdict, 'phishing');
     // the attachment as the MIME parser hands it over (line endings normalised to LF)
-    assert.equal(row.raw.toString('utf8').replace(/\r\n/g, '\n').trimEnd(), lure.replace(/\r\n/g, '\n').trimEnd());
+    assert.equal(
+      row.raw.toString('utf8').replace(/\r\n/g, '\n').trimEnd(),
+      lure.replace(/\r\n/g, '\n').trimEnd(),
+    );
     assert.match(row.reportRaw!.toString('utf8'), /This looks fishy/);
     const [ack] = await database.db.select().from(outboxMessages).orderBy(desc(outboxMessages.id)).limit(1);
     assert.deepEqual(ack.envelopeTo, ['alice@example.com']);
-    assert.equal(ack.envelopeFrom, '', 'acknowledgements use the null sender: they never bounce back into a loop');
+    assert.equal(
+      ack.envelopeFrom,
+      '',
+      'acknowledgements use the null sender: they never bounce back into a loop',
+    );
     assert.match(ack.raw.toString('utf8'), new RegExp(`reference #${row.id}`));
     assert.match(ack.raw.toString('utf8'), /Auto-Submitted: auto-replied/);
     assert.match(ack.raw.toString('utf8'), /In-Reply-To: <report-1@example.com>/);
@@ -167,14 +190,67 @@ describe('report mailbox', () => {
     assert.equal(row.fromAddress, 'billing@invoices-payme.top');
     assert.equal((await database.db.select().from(outboxMessages)).length, acksBefore + 1);
 
-    await send(mailbox.port, 'stranger@elsewhere.example', ['phish@example.com'], reportWithAttachment('stranger@elsewhere.example'));
-    const [outsider] = await rows();
-    assert.equal(outsider.reporter, 'stranger@elsewhere.example');
-    assert.equal((await database.db.select().from(outboxMessages)).length, acksBefore + 1, 'no acknowledgement to another domain');
+    await send(
+      mailbox.port,
+      'stranger@elsewhere.example',
+      ['phish@example.com'],
+      reportWithAttachment('stranger@elsewhere.example'),
+    );
+    assert.equal(
+      (await database.db.select().from(outboxMessages)).length,
+      acksBefore + 1,
+      'no acknowledgement to another domain',
+    );
+    // The stranger reported the lure alice had reported: the same case, now with two reporters.
+    const cases = await database.db
+      .select()
+      .from(phishingMessages)
+      .where(eq(phishingMessages.messageId, '<lure-7@paypa1-secure-login.top>'));
+    assert.equal(cases.length, 1);
+    assert.equal(cases[0].reportCount, 2);
+    assert.equal(cases[0].reporter, 'alice@example.com');
+    assert.equal(cases[0].reporterVerified, true);
+    assert.deepEqual(cases[0].reporters, [
+      { address: 'alice@example.com', verified: true },
+      { address: 'stranger@elsewhere.example', verified: false },
+    ]);
+  });
+
+  test('reporters are verified against the staff domains and the user accounts', async () => {
+    const other = (from: string, id: string) =>
+      reportWithAttachment(from).replace(
+        '<lure-7@paypa1-secure-login.top>',
+        `<${id}@paypa1-secure-login.top>`,
+      );
+    await send(
+      mailbox.port,
+      'stranger@elsewhere.example',
+      ['phish@example.com'],
+      other('stranger@elsewhere.example', 'v1'),
+    );
+    let [row] = await rows();
+    assert.equal(row.messageId, '<v1@paypa1-secure-login.top>');
+    assert.equal(row.reporter, 'stranger@elsewhere.example');
+    assert.equal(row.reporterVerified, false, 'an outsider is recorded as unverified');
+    await database.db
+      .insert(users)
+      .values({ email: 'Carol@Contractor.example', name: 'Carol', role: 'marketer', passwordHash: 'x' });
+    await send(
+      mailbox.port,
+      'carol@contractor.example',
+      ['phish@example.com'],
+      other('carol@contractor.example', 'v2'),
+    );
+    [row] = await rows();
+    assert.equal(row.reporter, 'carol@contractor.example');
+    assert.equal(row.reporterVerified, true, 'a mailwarden user outside the staff domain is staff');
   });
 
   test('other recipients are refused; hostile mail is stored for review and the listener keeps running', async () => {
-    await assert.rejects(send(mailbox.port, 'alice@example.com', ['ceo@example.com'], note), (err: Error & { responseCode?: number }) => err.responseCode === 550);
+    await assert.rejects(
+      send(mailbox.port, 'alice@example.com', ['ceo@example.com'], note),
+      (err: Error & { responseCode?: number }) => err.responseCode === 550,
+    );
     const hostile = [
       'From: \u0000\u202e"<<<>>>@@@',
       'Content-Type: multipart/mixed; boundary=""',
@@ -189,8 +265,19 @@ describe('report mailbox', () => {
     assert.equal(row.extraction, 'none');
     assert.ok(row.score >= 0 && row.score <= 100);
     // still serving
-    const again = await send(mailbox.port, 'alice@example.com', ['phish@example.com'], reportWithAttachment('alice@example.com'));
+    const again = await send(
+      mailbox.port,
+      'alice@example.com',
+      ['phish@example.com'],
+      reportWithAttachment('alice@example.com'),
+    );
     assert.match(again.response, /Report received as #\d+/);
+    const [ack] = await database.db.select().from(outboxMessages).orderBy(desc(outboxMessages.id)).limit(1);
+    assert.match(
+      ack.raw.toString('utf8').replace(/=\r\n/g, ''), // quoted-printable soft line breaks
+      /already been reported \(3 reports so far\)/,
+      'a repeat report joins the case and says so',
+    );
   });
 });
 
@@ -202,8 +289,20 @@ describe('gateway', () => {
   before(async () => {
     next = await sink();
     listeners.push(next);
-    const common = { db: database.db, host: '127.0.0.1', port: 0, nextHop: `smtp://127.0.0.1:${next.port}`, hostname: 'gw.example.com', resolver: noDns };
-    relaying = await startGatewayListener({ ...common, quarantineScore: 101, banner: true, acceptDomains: ['example.com'] });
+    const common = {
+      db: database.db,
+      host: '127.0.0.1',
+      port: 0,
+      nextHop: `smtp://127.0.0.1:${next.port}`,
+      hostname: 'gw.example.com',
+      resolver: noDns,
+    };
+    relaying = await startGatewayListener({
+      ...common,
+      quarantineScore: 101,
+      banner: true,
+      acceptDomains: ['example.com'],
+    });
     quarantining = await startGatewayListener({ ...common, quarantineScore: 80 });
     listeners.push(relaying, quarantining);
     t = await createTestApp(database);
@@ -218,7 +317,11 @@ describe('gateway', () => {
     assert.match(got.raw, /^X-Mailwarden-Verdict: clean\r?$/m);
     assert.match(got.raw, /^X-Mailwarden-Score: \d+\r?$/m);
     assert.match(got.raw, /^Authentication-Results: gw\.example\.com; spf=/m);
-    assert.equal(got.raw.match(/X-Mailwarden-Verdict/g)?.length, 1, 'the sender’s own X-Mailwarden-Verdict header is gone');
+    assert.equal(
+      got.raw.match(/X-Mailwarden-Verdict/g)?.length,
+      1,
+      'the sender’s own X-Mailwarden-Verdict header is gone',
+    );
     assert.match(got.raw, /the notes from Tuesday are in the shared folder/);
     assert.doesNotMatch(got.raw, /X-Mailwarden-Verdict: clean[\s\S]*X-Mailwarden-Verdict/);
   });
@@ -227,14 +330,29 @@ describe('gateway', () => {
     await send(relaying.port, 'service@paypa1-secure-login.top', ['staff@example.com'], lure);
     const got = next.received.at(-1)!;
     assert.match(got.raw, /^X-Mailwarden-Verdict: phishing\r?$/m);
-    const body = Buffer.from(got.raw.split(/\r?\n\r?\n/).slice(1).join('\n').replace(/\s+/g, ''), 'base64').toString('utf8');
+    const body = Buffer.from(
+      got.raw
+        .split(/\r?\n\r?\n/)
+        .slice(1)
+        .join('\n')
+        .replace(/\s+/g, ''),
+      'base64',
+    ).toString('utf8');
     assert.match(body, /phishing/i, 'a warning banner was prepended');
-    await assert.rejects(send(relaying.port, 'a@b.example', ['someone@other.example'], note), (err: Error & { responseCode?: number }) => err.responseCode === 550);
+    await assert.rejects(
+      send(relaying.port, 'a@b.example', ['someone@other.example'], note),
+      (err: Error & { responseCode?: number }) => err.responseCode === 550,
+    );
   });
 
   test('mail above the threshold is quarantined, not relayed; an analyst releases it to the next hop', async () => {
     const before = next.received.length;
-    const info = await send(quarantining.port, 'service@paypa1-secure-login.top', ['staff@example.com'], lure);
+    const info = await send(
+      quarantining.port,
+      'service@paypa1-secure-login.top',
+      ['staff@example.com'],
+      lure,
+    );
     assert.match(info.response, /Queued \(\d+\)/);
     assert.equal(next.received.length, before, 'nothing reached the next hop');
     const [row] = await rows();
@@ -248,7 +366,9 @@ describe('gateway', () => {
     assert.equal((await client.post(`/api/phishing/queue/${row.id}/release`, {})).json().code, 'no_next_hop');
     configurePhishingRuntime({ nextHop: `smtp://127.0.0.1:${next.port}`, hostname: 'gw.example.com' });
     assert.equal((await client.get(`/api/phishing/queue/${row.id}`)).json().canRelease, true);
-    const res = await client.post(`/api/phishing/queue/${row.id}/release`, { note: 'expected mail from the vendor' });
+    const res = await client.post(`/api/phishing/queue/${row.id}/release`, {
+      note: 'expected mail from the vendor',
+    });
     assert.equal(res.statusCode, 200, res.body);
     const got = next.received.at(-1)!;
     assert.equal(next.received.length, before + 1);
@@ -256,10 +376,16 @@ describe('gateway', () => {
     assert.deepEqual(got.to, ['staff@example.com']);
     assert.match(got.raw, /^X-Mailwarden-Released: analyst\r?$/m);
     assert.match(got.raw, /^X-Mailwarden-Verdict: phishing\r?$/m);
-    const [released] = await database.db.select().from(phishingMessages).where(eq(phishingMessages.id, row.id));
+    const [released] = await database.db
+      .select()
+      .from(phishingMessages)
+      .where(eq(phishingMessages.id, row.id));
     assert.equal(released.state, 'released');
     assert.ok(released.releasedAt);
-    assert.equal((await client.post(`/api/phishing/queue/${row.id}/release`, {})).json().code, 'already_released');
+    assert.equal(
+      (await client.post(`/api/phishing/queue/${row.id}/release`, {})).json().code,
+      'already_released',
+    );
   });
 
   test('hostile mail passes through the gateway without crashing it', async () => {
@@ -286,7 +412,11 @@ describe('gateway', () => {
     assert.match(info.response, /^250/);
     assert.equal(next.received.length, before + 1);
     const got = next.received.at(-1)!;
-    assert.equal(got.raw.match(/^Authentication-Results: /gm)?.length, 1, 'the forged Authentication-Results is replaced by the gateway’s own');
+    assert.equal(
+      got.raw.match(/^Authentication-Results: /gm)?.length,
+      1,
+      'the forged Authentication-Results is replaced by the gateway’s own',
+    );
     assert.match(got.raw, /^Authentication-Results: gw\.example\.com; spf=(?!pass)/m);
     // and the gateway still serves
     await send(relaying.port, 'jane@partner.example', ['team@example.com'], note);
@@ -297,9 +427,20 @@ describe('gateway', () => {
     const dead = await sink();
     const port = dead.port;
     await dead.close();
-    const gw = await startGatewayListener({ db: database.db, host: '127.0.0.1', port: 0, nextHop: `smtp://127.0.0.1:${port}`, hostname: 'gw.example.com', quarantineScore: 101, resolver: noDns });
+    const gw = await startGatewayListener({
+      db: database.db,
+      host: '127.0.0.1',
+      port: 0,
+      nextHop: `smtp://127.0.0.1:${port}`,
+      hostname: 'gw.example.com',
+      quarantineScore: 101,
+      resolver: noDns,
+    });
     listeners.push(gw);
-    await assert.rejects(send(gw.port, 'jane@partner.example', ['team@example.com'], note), (err: Error & { responseCode?: number }) => err.responseCode === 451);
+    await assert.rejects(
+      send(gw.port, 'jane@partner.example', ['team@example.com'], note),
+      (err: Error & { responseCode?: number }) => err.responseCode === 451,
+    );
   });
 });
 
@@ -317,7 +458,16 @@ test('dropOwnAuthResults removes only Authentication-Results claiming our authse
     ].join('\r\n'),
   );
   const out = dropOwnAuthResults(raw, 'gw.example.com').toString();
-  assert.equal(out, ['Authentication-Results: mx.other.example; dkim=pass', 'Subject: hi', '', 'Authentication-Results: gw.example.com; in the body, kept', ''].join('\r\n'));
+  assert.equal(
+    out,
+    [
+      'Authentication-Results: mx.other.example; dkim=pass',
+      'Subject: hi',
+      '',
+      'Authentication-Results: gw.example.com; in the body, kept',
+      '',
+    ].join('\r\n'),
+  );
   const untouched = Buffer.from('Subject: x\r\n\r\nbody');
   assert.equal(dropOwnAuthResults(untouched, 'gw.example.com'), untouched);
 });

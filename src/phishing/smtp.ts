@@ -12,27 +12,41 @@
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import {
+  SMTPServer,
+  type SMTPServerDataStream,
+  type SMTPServerOptions,
+  type SMTPServerSession,
+} from 'smtp-server';
 import type { Logger } from '../config/logger.ts';
 import type { Db } from '../db/client.ts';
 import { OutboxTransport } from '../delivery/outbox.ts';
 import type { MailTransport } from '../delivery/smtp.ts';
 import { domainOf } from './domains.ts';
 import { stampGatewayHeaders } from './gateway.ts';
-import { enqueue, scanForWorkspace } from './queue.ts';
+import { enqueue, enqueueCase, loadScanContext, scanForWorkspace, verifyReporter } from './queue.ts';
 import { extractReportedMessage } from './report.ts';
 import type { ScanResult } from './types.ts';
 
 export type Listener = { port: number; close(): Promise<void> };
 
-const smtpError = (message: string, code: number) => Object.assign(new Error(message), { responseCode: code });
+const smtpError = (message: string, code: number) =>
+  Object.assign(new Error(message), { responseCode: code });
 
 /** Hook for the simulated-phishing (training) module: a report of one of our own training mails is not queued. */
 export function isSimulatedPhish(_original: Buffer): boolean {
   return false;
 }
 
-type Common = { db: Db; port: number; host?: string; maxSize?: number; maxClients?: number; socketTimeoutMs?: number; logger?: Logger };
+type Common = {
+  db: Db;
+  port: number;
+  host?: string;
+  maxSize?: number;
+  maxClients?: number;
+  socketTimeoutMs?: number;
+  logger?: Logger;
+};
 
 async function listen(
   opts: Common & { name: string; banner: string },
@@ -109,7 +123,9 @@ export async function sendAcknowledgement(transport: MailTransport, ack: Acknowl
     references: ack.inReplyTo,
     headers: { 'Auto-Submitted': 'auto-replied', 'X-Mailwarden-Ack': 'phishing-report' },
   });
-  const raw = await new Promise<Buffer>((resolve, reject) => composer.compile().build((err, msg) => (err ? reject(err) : resolve(msg))));
+  const raw = await new Promise<Buffer>((resolve, reject) =>
+    composer.compile().build((err, msg) => (err ? reject(err) : resolve(msg))),
+  );
   await transport.send({ envelope: { from: '', to: [ack.to] }, raw, messageId });
 }
 
@@ -126,12 +142,15 @@ export type ReportListenerOptions = Common & {
 
 export async function startReportListener(opts: ReportListenerOptions): Promise<Listener> {
   const address = opts.reportAddress.toLowerCase();
-  const ackDomains = (opts.ackDomains?.length ? opts.ackDomains : [domainOf(address)]).map((d) => d.toLowerCase());
+  const ackDomains = (opts.ackDomains?.length ? opts.ackDomains : [domainOf(address)]).map((d) =>
+    d.toLowerCase(),
+  );
   const transport = opts.transport ?? new OutboxTransport(opts.db);
   const listener = await listen(
     { ...opts, name: domainOf(address) || 'mailwarden', banner: 'mailwarden phishing report mailbox' },
     (rcpt, _session, cb) => {
-      if (rcpt.address.toLowerCase() !== address) return cb(smtpError('5.1.1 Unknown recipient: this server only accepts phishing reports', 550));
+      if (rcpt.address.toLowerCase() !== address)
+        return cb(smtpError('5.1.1 Unknown recipient: this server only accepts phishing reports', 550));
       cb();
     },
     async (raw, session) => {
@@ -157,23 +176,44 @@ async function handleReport(
   const original = report.original ?? raw;
   const ack = async (subject: string, text: string) => {
     // No acknowledgement to null senders (bounces), to ourselves, or outside the staff domains.
-    if (!envelopeFrom || !reporter || reporter === address || !ackDomains.includes(domainOf(reporter))) return;
+    if (!envelopeFrom || !reporter || reporter === address || !ackDomains.includes(domainOf(reporter)))
+      return;
     try {
-      await sendAcknowledgement(transport, { to: reporter, from: address, subject, text, inReplyTo: messageIdOf(raw) });
+      await sendAcknowledgement(transport, {
+        to: reporter,
+        from: address,
+        subject,
+        text,
+        inReplyTo: messageIdOf(raw),
+      });
     } catch (err) {
       opts.logger?.warn({ err }, 'phishing report acknowledgement could not be sent');
     }
   };
   if (isSimulatedPhish(original)) {
-    await ack(`Re: ${report.reportSubject ?? 'your report'}`.slice(0, 200), 'Well spotted: this was a phishing simulation run by your security team. Thank you for reporting it.');
+    await ack(
+      `Re: ${report.reportSubject ?? 'your report'}`.slice(0, 200),
+      'Well spotted: this was a phishing simulation run by your security team. Thank you for reporting it.',
+    );
     return undefined;
   }
-  const result: ScanResult = await scanForWorkspace(opts.db, original, { trustedAuthservIds: opts.trustedAuthservIds });
-  const id = await enqueue(opts.db, {
+  const result: ScanResult = await scanForWorkspace(opts.db, original, {
+    trustedAuthservIds: opts.trustedAuthservIds,
+  });
+  // Staff = a mailwarden user, or an address in the workspace's own domains or the ack domains.
+  const staffDomains = [...((await loadScanContext(opts.db)).workspace.ownDomains ?? []), ...ackDomains];
+  const reporterVerified = await verifyReporter(opts.db, reporter, staffDomains);
+  if (!reporterVerified)
+    opts.logger?.warn(
+      { reporter },
+      'phishing report from an address that is not known staff (queued as unverified)',
+    );
+  const { id, reportCount } = await enqueueCase(opts.db, {
     raw: original,
     source: 'report',
     result,
     reporter,
+    reporterVerified,
     reportRaw: raw,
     extraction: report.method,
     envelope: { from: envelopeFrom, to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()) },
@@ -184,18 +224,29 @@ async function handleReport(
     report.method === 'none'
       ? 'We could not find the original message in your report. Next time, please forward it as an attachment (in most mail programs: "Forward as attachment").'
       : 'Our security team will review it. You do not need to do anything else; please do not click links or open attachments in that message.';
-  await ack(`Re: ${report.reportSubject ?? 'your phishing report'}`.slice(0, 200), `Thank you for reporting a suspicious message (reference #${id}).\n\n${found}\n`);
+  const others = reportCount > 1 ? ` It had already been reported (${reportCount} reports so far).` : '';
+  await ack(
+    `Re: ${report.reportSubject ?? 'your phishing report'}`.slice(0, 200),
+    `Thank you for reporting a suspicious message (reference #${id}).${others}\n\n${found}\n`,
+  );
   return id;
 }
 
 function messageIdOf(raw: Buffer): string | undefined {
-  const head = raw.subarray(0, 64 * 1024).toString('latin1').split(/\r?\n\r?\n/)[0] ?? '';
+  const head =
+    raw
+      .subarray(0, 64 * 1024)
+      .toString('latin1')
+      .split(/\r?\n\r?\n/)[0] ?? '';
   return /^Message-ID:[ \t]*(<[^<>\r\n]{1,500}>)/im.exec(head)?.[1];
 }
 
 // ---- relay -----------------------------------------------------------------------------
 
-export type NextHop = { send(envelope: { from: string; to: string[] }, raw: Buffer): Promise<string>; close(): void };
+export type NextHop = {
+  send(envelope: { from: string; to: string[] }, raw: Buffer): Promise<string>;
+  close(): void;
+};
 
 /** A pooled nodemailer transport to `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`. */
 export function nextHop(url: string): NextHop {
@@ -204,7 +255,9 @@ export function nextHop(url: string): NextHop {
     host: u.hostname,
     port: Number(u.port) || (u.protocol === 'smtps:' ? 465 : 25),
     secure: u.protocol === 'smtps:',
-    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    auth: u.username
+      ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+      : undefined,
     pool: true,
     maxConnections: 5,
     connectionTimeout: 15_000,
@@ -243,7 +296,8 @@ export async function startGatewayListener(opts: GatewayOptions): Promise<Listen
   const listener = await listen(
     { ...opts, name: opts.hostname, banner: 'mailwarden phishing gateway' },
     (rcpt, _session, cb) => {
-      if (accept.length && !accept.includes(domainOf(rcpt.address))) return cb(smtpError('5.7.1 Relaying denied', 550));
+      if (accept.length && !accept.includes(domainOf(rcpt.address)))
+        return cb(smtpError('5.7.1 Relaying denied', 550));
       cb();
     },
     async (raw, session) => {
@@ -268,18 +322,31 @@ export async function startGatewayListener(opts: GatewayOptions): Promise<Listen
         envelope.from,
       );
       if (result.score >= opts.quarantineScore) {
-        const id = await enqueue(opts.db, { raw, source: 'gateway', result, envelope, remoteAddress: session.remoteAddress });
+        const id = await enqueue(opts.db, {
+          raw,
+          source: 'gateway',
+          result,
+          envelope,
+          remoteAddress: session.remoteAddress,
+        });
         opts.logger?.info({ id, score: result.score, from: envelope.from }, 'gateway quarantined a message');
         opts.onHandled?.({ action: 'quarantined', score: result.score, id });
         return `Queued (${id})`;
       }
-      const stamped = stampGatewayHeaders(dropOwnAuthResults(raw, opts.hostname), result, { authservId: opts.hostname, banner: opts.banner ?? true });
+      const stamped = stampGatewayHeaders(dropOwnAuthResults(raw, opts.hostname), result, {
+        authservId: opts.hostname,
+        banner: opts.banner ?? true,
+      });
       try {
         await hop.send(envelope, stamped);
       } catch (err) {
         const e = err as Error & { responseCode?: number; response?: string };
         // A permanent refusal by the next hop is passed on; anything else is a temporary failure.
-        if (e.responseCode && e.responseCode >= 500) throw smtpError(e.response?.replace(/^\d{3}[ -]/, '') || '5.0.0 Rejected by the next hop', e.responseCode);
+        if (e.responseCode && e.responseCode >= 500)
+          throw smtpError(
+            e.response?.replace(/^\d{3}[ -]/, '') || '5.0.0 Rejected by the next hop',
+            e.responseCode,
+          );
         opts.logger?.warn({ err }, 'gateway: next hop unavailable');
         throw smtpError('4.4.1 Next hop unavailable, try again later', 451);
       }
@@ -287,7 +354,10 @@ export async function startGatewayListener(opts: GatewayOptions): Promise<Listen
       return 'Relayed';
     },
   );
-  opts.logger?.info({ port: listener.port, nextHop: new URL(opts.nextHop).host }, 'phishing gateway listening');
+  opts.logger?.info(
+    { port: listener.port, nextHop: new URL(opts.nextHop).host },
+    'phishing gateway listening',
+  );
   return {
     port: listener.port,
     async close() {
@@ -311,7 +381,11 @@ export function dropOwnAuthResults(raw: Buffer, authservId: string): Buffer {
   const kept = fields.filter((f) => {
     const am = /^Authentication-Results[ \t]*:([\s\S]*)$/i.exec(f);
     if (!am) return true;
-    const first = am[1].replace(/\([^)]*\)/g, ' ').trim().split(/[;\s]/)[0]?.toLowerCase();
+    const first = am[1]
+      .replace(/\([^)]*\)/g, ' ')
+      .trim()
+      .split(/[;\s]/)[0]
+      ?.toLowerCase();
     return first !== id;
   });
   if (kept.length === fields.length) return raw;
@@ -326,11 +400,23 @@ export function dropOwnAuthResults(raw: Buffer, authservId: string): Buffer {
  * scanned with (no banner: a person decided it may pass), mark it released, and relay it with its
  * original envelope.
  */
-export async function releaseToNextHop(url: string, envelope: { from: string; to: string[] }, raw: Buffer, result: ScanResult, hostname: string) {
+export async function releaseToNextHop(
+  url: string,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+  result: ScanResult,
+  hostname: string,
+) {
   const hop = nextHop(url);
   try {
-    const stamped = stampGatewayHeaders(dropOwnAuthResults(raw, hostname), result, { authservId: hostname, banner: false });
-    return await hop.send(envelope, Buffer.concat([Buffer.from('X-Mailwarden-Released: analyst\r\n'), stamped]));
+    const stamped = stampGatewayHeaders(dropOwnAuthResults(raw, hostname), result, {
+      authservId: hostname,
+      banner: false,
+    });
+    return await hop.send(
+      envelope,
+      Buffer.concat([Buffer.from('X-Mailwarden-Released: analyst\r\n'), stamped]),
+    );
   } finally {
     hop.close();
   }
@@ -346,8 +432,18 @@ export async function startPhishingListeners(
   const started: Listener[] = [];
   try {
     if (p?.smtpPort && p.reportAddress)
-      started.push(await startReportListener({ db, port: p.smtpPort, host: config.host, reportAddress: p.reportAddress, trustedAuthservIds: p.trustedAuthservIds, logger }));
-    else if (p?.smtpPort) logger?.info('phishing report mailbox off: set PHISHING_REPORT_ADDRESS to turn it on');
+      started.push(
+        await startReportListener({
+          db,
+          port: p.smtpPort,
+          host: config.host,
+          reportAddress: p.reportAddress,
+          trustedAuthservIds: p.trustedAuthservIds,
+          logger,
+        }),
+      );
+    else if (p?.smtpPort)
+      logger?.info('phishing report mailbox off: set PHISHING_REPORT_ADDRESS to turn it on');
     if (p?.gatewayPort && p.nextHop)
       started.push(
         await startGatewayListener({

@@ -9,6 +9,7 @@ import { TemplatesPage } from './pages/campaigns/TemplatesPage.tsx';
 import { ContactsPage } from './pages/ContactsPage.tsx';
 import { OutboxPage } from './pages/OutboxPage.tsx';
 import { PhishingPage } from './pages/PhishingPage.tsx';
+import { RelaysPage } from './pages/RelaysPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
 
@@ -58,6 +59,13 @@ export const nav: NavEntry[] = [
     path: '/audit',
     permission: 'audit:read',
     element: createElement(AuditPage),
+    section: 'Administration',
+  },
+  {
+    label: 'SMTP relays',
+    path: '/relays',
+    permission: 'settings:manage',
+    element: createElement(RelaysPage),
     section: 'Administration',
   },
   {
