@@ -7,6 +7,7 @@ import { auditRoutes } from './audit/routes.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './config/logger.ts';
 import { deriveKey } from './crypto/aead.ts';
+import { resealUnderMaster } from './crypto/master-reseal.ts';
 import { campaignRoutes } from './campaigns/routes.ts';
 import { configureContactJobs, resumeRotationJobs, rotationJob } from './contacts/jobs.ts';
 import { contactRoutes } from './contacts/routes.ts';
@@ -84,6 +85,12 @@ function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
   const database = await openDatabase(config.database);
   await migrate(database, (m) => logger.info(m));
+  // During a master-key rotation (MAILWARDEN_MASTER_KEY_PREVIOUS set), secrets sealed under the
+  // old key's sub-keys (TOTP, DKIM, relay passwords) are re-sealed before anything reads them.
+  if (config.masterKeyPrevious?.length) {
+    const report = await resealUnderMaster(database.db, config.masterKey, config.masterKeyPrevious);
+    logger.info({ resealed: report }, 'master-key rotation: secrets re-sealed under the current key');
+  }
   return database;
 }
 

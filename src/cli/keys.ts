@@ -5,6 +5,8 @@ import { enqueueRotation } from '../contacts/jobs.ts';
 import { getRotation, type Rotation, rotateMasterKey, runningRotations, runRotation, startFieldKeyRotation } from '../contacts/rotation.ts';
 import { keyProviderFromConfig, Vault } from '../contacts/vault.ts';
 import { generateMasterKey } from '../crypto/key-provider.ts';
+import { resealUnderMaster } from '../crypto/master-reseal.ts';
+import { appendAudit } from '../audit/service.ts';
 import { dataKeyRows } from '../contacts/vault.ts';
 import { cliActor, cliLogger, fail, withDatabase } from './context.ts';
 
@@ -84,7 +86,13 @@ export function registerKeysCommands(program: Command) {
       await withDatabase(async (database, config) => {
         const provider = keyProviderFromConfig(config);
         const r = await rotateMasterKey(database.db, provider, cliActor()).catch((err) => fail((err as Error).message, 2));
-        process.stdout.write(`re-wrapped ${r.rewrapped} data key(s) under master key ${r.masterKeyId}; remove MAILWARDEN_MASTER_KEY_PREVIOUS once every node runs with the new key\n`);
+        process.stdout.write(`re-wrapped ${r.rewrapped} data key(s) under master key ${r.masterKeyId}\n`);
+        // TOTP secrets, DKIM keys, relay passwords, queued transactional mail: sealed under master sub-keys.
+        const resealed = await resealUnderMaster(database.db, config.masterKey, config.masterKeyPrevious ?? []);
+        for (const x of resealed) process.stdout.write(`${x.what}: ${x.resealed} re-sealed, ${x.current} already current${x.unreadable ? `, ${x.unreadable} UNREADABLE under every configured key` : ''}\n`);
+        await appendAudit(database.db, cliActor(), { action: 'keys.master_resealed', details: { report: resealed } });
+        if (resealed.some((x) => x.unreadable)) fail('some secrets open under none of the configured master keys: keep MAILWARDEN_MASTER_KEY_PREVIOUS and find the key they were sealed with', 1);
+        process.stdout.write('remove MAILWARDEN_MASTER_KEY_PREVIOUS once every node runs with the new key\n');
       });
     });
 
