@@ -195,7 +195,14 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
     const outcomes: Outcome[] = [];
     const flush = async () => {
       const batch = outcomes.splice(0);
-      if (batch.length) await record(o.db, campaignId, worker, batch);
+      if (!batch.length) return;
+      try {
+        await record(o.db, campaignId, worker, batch);
+      } catch (err) {
+        // Keep them for the next flush: a row left 'sending' would only come back after its lease, and be sent twice.
+        outcomes.unshift(...batch);
+        throw err;
+      }
     };
 
     // Erased contacts and addresses suppressed since launch are not mailed.
@@ -229,13 +236,25 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
       () => void renewLease(o.db, campaignId, worker, opts.leaseSeconds).catch(() => {}),
       (opts.leaseSeconds * 1000) / 3,
     );
+    // The last flush is retried briefly: giving up leaves the rows to their lease (sent again later).
+    const finalFlush = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await flush();
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
+    };
     let flushing = Promise.resolve();
     const maybeFlush = () => {
-      if (outcomes.length >= 25) flushing = flushing.then(flush);
+      // Small, frequent flushes: what a killed worker accepted but had not recorded is what can go out twice.
+      if (outcomes.length >= 10) flushing = flushing.then(flush).catch((err) => o.logger?.error({ err }, 'recording outcomes failed'));
     };
     const flushTimer = setInterval(() => {
       flushing = flushing.then(flush).catch((err) => o.logger?.error({ err }, 'recording outcomes failed'));
-    }, 50);
+    }, 25);
     let next = 0;
     const runOne = async () => {
       while (next < allowed.length) {
@@ -289,7 +308,7 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
           response: state === 'cancelled' ? 'campaign cancelled' : null,
         });
       await flushing.catch(() => {});
-      await flush();
+      await finalFlush();
     }
     return claimed.length;
   }
