@@ -109,13 +109,13 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const { app } = await buildServer(deps, domainRoutes);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = config.port === 0 ? address : config.publicUrl;
+  // Phishing report mailbox and gateway; the mailbox comes back in `inboundRoutes` when it shares the bounce port.
+  configurePhishingRuntime({ nextHop: config.phishing?.nextHop, hostname: config.phishing?.hostname ?? 'mailwarden' });
+  const phishing = await startPhishingListeners(config, database.db, logger);
   // Bounces and complaints (DSN/ARF): stored in inbound_reports; the delivery ledger applies them.
   let inbound: InboundListener | undefined;
   if (config.inboundSmtpPort && config.bounceDomain)
-    inbound = await startInboundListener({ db: database.db, port: config.inboundSmtpPort, host: config.host, bounceDomain: config.bounceDomain, logger, onReport: reports && reportHandler(reports) });
-  // Phishing report mailbox and gateway (separate ports from the bounce listener for now).
-  configurePhishingRuntime({ nextHop: config.phishing?.nextHop, hostname: config.phishing?.hostname ?? 'mailwarden' });
-  const phishing = await startPhishingListeners(config, database.db, logger);
+    inbound = await startInboundListener({ db: database.db, port: config.inboundSmtpPort, host: config.host, bounceDomain: config.bounceDomain, logger, onReport: reports && reportHandler(reports), alsoRoutes: phishing.inboundRoutes });
   const engine = config.delivery?.inServe === false ? null : startEngine(config, deps, logger);
   return {
     url,

@@ -74,7 +74,10 @@ export async function addDomain(db: Tx, actor: Actor, domain: string) {
 /**
  * Generate a DKIM key (RSA-2048 or Ed25519) with node:crypto. The private key
  * is sealed with `dkimKey` = deriveKey(masterKey, 'dkim-keys'); only the
- * TXT record leaves the server. Older active keys of the domain are retired.
+ * TXT record leaves the server. The domain's older active key of the same
+ * algorithm is retired; one RSA and one Ed25519 key stay active together, so
+ * messages carry both signatures (RFC 8463 recommends dual signing while
+ * receivers adopt Ed25519).
  */
 export async function generateDkim(db: Tx, dkimKey: Buffer, actor: Actor, domainId: number, algorithm: 'rsa' | 'ed25519', selector?: string) {
   const [d] = await db.select().from(sendingDomains).where(and(eq(sendingDomains.id, domainId), eq(sendingDomains.workspaceId, WORKSPACE_ID)));
@@ -85,7 +88,8 @@ export async function generateDkim(db: Tx, dkimKey: Buffer, actor: Actor, domain
   const sealed = sealWithKey(dkimKey, pem, `dkim:${d.domain}:${sel}`);
   const txt = txtRecord(publicKey);
   return db.transaction(async (tx) => {
-    await tx.update(dkimKeys).set({ state: 'retired' }).where(and(eq(dkimKeys.domainId, d.id), eq(dkimKeys.state, 'active')));
+    const alg = algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256';
+    await tx.update(dkimKeys).set({ state: 'retired' }).where(and(eq(dkimKeys.domainId, d.id), eq(dkimKeys.state, 'active'), eq(dkimKeys.algorithm, alg)));
     const [k] = await tx
       .insert(dkimKeys)
       .values({ domainId: d.id, selector: sel, algorithm: algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256', txt, privateKeyEnc: sealed })
@@ -105,21 +109,24 @@ export type TxtResolver = (name: string) => Promise<string[][]>;
 export async function verifyDomain(db: Tx, actor: Actor, domainId: number, resolve: TxtResolver, force: boolean) {
   const [d] = (await listDomains(db)).filter((x) => x.id === domainId);
   if (!d) throw notFound('Sending domain');
-  const key = d.dkim.find((k) => k.state === 'active');
-  if (!key) throw conflict('no_dkim_key', 'Generate a DKIM key first.');
+  const active = d.dkim.filter((k) => k.state === 'active');
+  if (active.length === 0) throw conflict('no_dkim_key', 'Generate a DKIM key first.');
   if (!force) {
-    let records: string[][] = [];
-    try {
-      records = await resolve(key.dnsName);
-    } catch {
-      records = [];
-    }
+    // Every active key signs, so every active key's record must be published.
     const norm = (s: string) => s.replace(/\s+/g, '');
-    if (!records.some((r) => norm(r.join('')) === norm(key.txt)))
-      throw new Problem(422, 'dkim_not_published', `The TXT record at ${key.dnsName} does not match. Publish: ${key.txt}`, { dnsName: key.dnsName, txt: key.txt });
+    for (const k of active) {
+      let records: string[][] = [];
+      try {
+        records = await resolve(k.dnsName);
+      } catch {
+        records = [];
+      }
+      if (!records.some((r) => norm(r.join('')) === norm(k.txt)))
+        throw new Problem(422, 'dkim_not_published', `The TXT record at ${k.dnsName} does not match. Publish: ${k.txt}`, { dnsName: k.dnsName, txt: k.txt });
+    }
   }
   await db.update(sendingDomains).set({ verified: true, verifiedAt: new Date() }).where(eq(sendingDomains.id, domainId));
-  await appendAudit(db, actor, { action: 'sending_domain.verified', target: d.domain, details: { selector: key.selector, manual: force } });
+  await appendAudit(db, actor, { action: 'sending_domain.verified', target: d.domain, details: { selectors: active.map((k) => k.selector), manual: force } });
 }
 
 // ---------------------------------------------------------------------------

@@ -99,7 +99,7 @@ const fixes: Record<string, string> = {
   LOG_LEVEL: 'use one of fatal, error, warn, info, debug, trace, silent',
   INBOUND_SMTP_PORT: 'set INBOUND_SMTP_PORT to a port number, or 0 to turn the bounce listener off',
   BOUNCE_DOMAIN: 'set BOUNCE_DOMAIN to the domain whose MX points at this server, e.g. bounce.example.com',
-  PHISHING_SMTP_PORT: 'set PHISHING_SMTP_PORT to a port number, or 0 to turn the phishing report mailbox off',
+  PHISHING_SMTP_PORT: 'set PHISHING_SMTP_PORT to a port number, or 0 (or the same port as INBOUND_SMTP_PORT) to receive reports on the bounce listener',
   PHISHING_REPORT_ADDRESS:
     'set PHISHING_REPORT_ADDRESS to the address employees forward suspicious mail to, e.g. phish@example.com',
   PHISHING_GATEWAY_PORT: 'set PHISHING_GATEWAY_PORT to a port number, or 0 to turn the gateway off',

@@ -234,6 +234,32 @@ describe('delivery engine', () => {
   });
 });
 
+describe('dual signing', () => {
+  test('an RSA and an Ed25519 key active together: every message carries both signatures, both verify', async () => {
+    const s = await seedCampaign(t, { contacts: 2 });
+    const db = t.database.db;
+    const [d] = await rows<{ id: number }>(db, sql`SELECT id FROM sending_domains WHERE domain = ${s.domain}`);
+    const rsa = await s.admin.post(`/api/sending-domains/${d.id}/dkim`, { algorithm: 'rsa' });
+    assert.equal(rsa.statusCode, 201, rsa.body);
+    assert.equal((await s.admin.post(`/api/sending-domains/${d.id}/verify`, { force: true })).statusCode, 200);
+    const active = await db.select().from(dkimKeys).where(and(eq(dkimKeys.domainId, Number(d.id)), eq(dkimKeys.state, 'active')));
+    assert.deepEqual(active.map((k) => k.algorithm).sort(), ['ed25519-sha256', 'rsa-sha256'], 'a new RSA key retires only an older RSA key');
+    await s.launch();
+    const before = sink.received.length;
+    const e = engine();
+    try {
+      await until('completion', async () => (await stateOf(s.campaignId)) === 'completed');
+    } finally {
+      await e.stop();
+    }
+    const { keys } = await activeDkimKeys(db, deliveryKeys(t.config.masterKey).dkimKey, Number(d.id));
+    for (const m of sink.received.slice(before)) {
+      const results = await verifyDkim(m.raw, staticKeyResolver(keys));
+      assert.deepEqual(results.map((r) => `${r.algorithm}:${r.result}`).sort(), ['ed25519-sha256:pass', 'rsa-sha256:pass']);
+    }
+  });
+});
+
 describe('warm-up', () => {
   test('a sending domain on day 0 of its warm-up gets 50 messages; the rest wait for quota, not failed', async () => {
     const s = await seedCampaign(t, { contacts: 53 });

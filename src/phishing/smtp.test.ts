@@ -8,9 +8,19 @@ import { SMTPServer } from 'smtp-server';
 import { desc, eq } from 'drizzle-orm';
 import { createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import { readFileSync } from 'node:fs';
 import { outboxMessages, phishingMessages, users } from '../db/schema.ts';
+import { type StoredReport, startInboundListener } from '../delivery/inbound.ts';
+import { inboundReports } from '../delivery/schema.ts';
 import { configurePhishingRuntime } from './queue-routes.ts';
-import { dropOwnAuthResults, type Listener, startGatewayListener, startReportListener } from './smtp.ts';
+import {
+  dropOwnAuthResults,
+  type Listener,
+  reportMailboxSharesInboundPort,
+  startGatewayListener,
+  startPhishingListeners,
+  startReportListener,
+} from './smtp.ts';
 
 const lure = [
   'From: "PayPal Security" <service@paypa1-secure-login.top>',
@@ -441,6 +451,84 @@ describe('gateway', () => {
       send(gw.port, 'jane@partner.example', ['team@example.com'], note),
       (err: Error & { responseCode?: number }) => err.responseCode === 451,
     );
+  });
+});
+
+describe('one port for bounces and phishing reports', () => {
+  const phishing = {
+    smtpPort: 0,
+    reportAddress: 'phish@example.com',
+    gatewayPort: 0,
+    hostname: 'mailwarden',
+    quarantineScore: 90,
+    banner: true,
+    gatewayDomains: [],
+    trustedAuthservIds: [],
+  };
+
+  test('the report mailbox shares the bounce port when PHISHING_SMTP_PORT is 0 or the same port', () => {
+    const base = { inboundSmtpPort: 2525, bounceDomain: 'bounce.example.com' };
+    assert.equal(reportMailboxSharesInboundPort({ ...base, phishing }), true);
+    assert.equal(reportMailboxSharesInboundPort({ ...base, phishing: { ...phishing, smtpPort: 2525 } }), true);
+    assert.equal(reportMailboxSharesInboundPort({ ...base, phishing: { ...phishing, smtpPort: 2526 } }), false);
+    assert.equal(
+      reportMailboxSharesInboundPort({ ...base, phishing: { ...phishing, reportAddress: undefined } }),
+      false,
+    );
+    assert.equal(reportMailboxSharesInboundPort({ ...base, inboundSmtpPort: 0, phishing }), false);
+  });
+
+  test('a DSN and a report on the same port land in the right place; other recipients get 550', async () => {
+    // as `serve` wires it: the phishing module hands its mailbox over to the bounce listener
+    const started = await startPhishingListeners(
+      { host: '127.0.0.1', inboundSmtpPort: 2525, bounceDomain: 'bounce.example.com', phishing },
+      database.db,
+    );
+    listeners.push(started);
+    assert.equal(started.inboundRoutes.length, 1);
+    const seen: StoredReport[] = [];
+    const inbound = await startInboundListener({
+      db: database.db,
+      port: 0,
+      host: '127.0.0.1',
+      bounceDomain: 'bounce.example.com',
+      onReport: (r) => void seen.push(r),
+      alsoRoutes: started.inboundRoutes,
+    });
+    listeners.push(inbound);
+
+    const dsn = readFileSync(new URL('../delivery/testdata/gmail-dsn.eml', import.meta.url), 'utf8');
+    const verp = 'b-42-0190b7b4-1111-7000-8000-000000000001-0000000000@bounce.example.com';
+    const reportsBefore = (await rows()).length;
+    await send(inbound.port, '', [verp], dsn);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].outcome.status, 'parsed');
+    const [stored] = await database.db.select().from(inboundReports).where(eq(inboundReports.id, seen[0].id));
+    assert.deepEqual(stored.envelopeTo, [verp]);
+    assert.equal((await rows()).length, reportsBefore, 'the DSN did not reach the phishing queue');
+
+    const info = await send(
+      inbound.port,
+      'alice@example.com',
+      ['Phish@Example.com'],
+      reportWithAttachment('alice@example.com').replace('<lure-7@', '<shared-port@'),
+    );
+    assert.match(info.response, /Report received as #\d+/);
+    const [row] = await rows();
+    assert.equal(row.source, 'report');
+    assert.equal(row.messageId, '<shared-port@paypa1-secure-login.top>');
+    assert.equal(seen.length, 1, 'the report did not reach the bounce processor');
+    assert.equal((await database.db.select().from(inboundReports)).length, 1);
+
+    await assert.rejects(
+      send(inbound.port, 'alice@example.com', ['ceo@example.com'], note),
+      (err: Error & { responseCode?: number }) => err.responseCode === 550,
+    );
+    // one message, one route: the report address is deferred while the DSN goes through
+    const mixed = await send(inbound.port, '', [verp, 'phish@example.com'], dsn);
+    assert.deepEqual(mixed.rejected, ['phish@example.com']);
+    assert.equal(seen.length, 2);
+    assert.equal((await rows()).length, reportsBefore + 1);
   });
 });
 

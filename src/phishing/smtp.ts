@@ -5,33 +5,25 @@
 //  - the gateway (PHISHING_GATEWAY_PORT, off by default): scores passing mail with live
 //    authentication, stamps X-Mailwarden-* and Authentication-Results, optionally adds a banner,
 //    and relays to PHISHING_GATEWAY_NEXT_HOP — or quarantines it into the queue above a score.
-// Both are separate from the delivery module's bounce listener (src/delivery/inbound.ts); the
-// three could later share one port by routing on the RCPT TO address.
-// Hostile mail never crashes a listener: every message is handled inside a try/catch and answered
-// with a 4xx on internal failure; sizes, clients and socket time are bounded.
-import type { AddressInfo } from 'node:net';
+// All are built on src/smtp/listener.ts (sizes, clients and socket time bounded; a 4xx on internal
+// failure, so hostile mail never crashes a listener). The report mailbox rides on the delivery
+// module's bounce listener (src/delivery/inbound.ts) when PHISHING_SMTP_PORT is 0 or equals
+// INBOUND_SMTP_PORT: one port, messages routed by their RCPT TO address.
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import {
-  SMTPServer,
-  type SMTPServerDataStream,
-  type SMTPServerOptions,
-  type SMTPServerSession,
-} from 'smtp-server';
+import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../config/logger.ts';
 import type { Db } from '../db/client.ts';
 import { OutboxTransport } from '../delivery/outbox.ts';
 import type { MailTransport } from '../delivery/smtp.ts';
+import { type SmtpListener, type SmtpRoute, smtpError, startSmtpListener } from '../smtp/listener.ts';
 import { domainOf } from './domains.ts';
 import { stampGatewayHeaders } from './gateway.ts';
 import { enqueue, enqueueCase, loadScanContext, scanForWorkspace, verifyReporter } from './queue.ts';
 import { extractReportedMessage } from './report.ts';
 import type { ScanResult } from './types.ts';
 
-export type Listener = { port: number; close(): Promise<void> };
-
-const smtpError = (message: string, code: number) =>
-  Object.assign(new Error(message), { responseCode: code });
+export type Listener = SmtpListener;
 
 /** Hook for the simulated-phishing (training) module: a report of one of our own training mails is not queued. */
 export function isSimulatedPhish(_original: Buffer): boolean {
@@ -43,63 +35,11 @@ type Common = {
   port: number;
   host?: string;
   maxSize?: number;
+  /** Default 50. */
   maxClients?: number;
   socketTimeoutMs?: number;
   logger?: Logger;
 };
-
-async function listen(
-  opts: Common & { name: string; banner: string },
-  onRcptTo: SMTPServerOptions['onRcptTo'],
-  handle: (raw: Buffer, session: SMTPServerSession) => Promise<string | undefined>,
-): Promise<Listener> {
-  const maxSize = opts.maxSize ?? 10 * 1024 * 1024;
-  const server = new SMTPServer({
-    name: opts.name,
-    banner: opts.banner,
-    authOptional: true,
-    disabledCommands: ['AUTH'],
-    hideSTARTTLS: true,
-    size: maxSize,
-    maxClients: opts.maxClients ?? 50,
-    socketTimeout: opts.socketTimeoutMs ?? 60_000,
-    closeTimeout: 10_000,
-    logger: false,
-    onRcptTo,
-    onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= maxSize) chunks.push(c);
-      });
-      stream.on('error', (err) => cb(err));
-      stream.on('end', () => {
-        if (stream.sizeExceeded) return cb(smtpError('5.3.4 Message too big', 552));
-        handle(Buffer.concat(chunks), session).then(
-          (message) => cb(null, message),
-          (err: Error & { responseCode?: number }) => {
-            if (err.responseCode) return cb(err);
-            opts.logger?.error({ err }, `${opts.banner}: message could not be handled`);
-            cb(smtpError('4.3.0 Temporary failure, try again later', 451));
-          },
-        );
-      });
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (err) => opts.logger?.warn({ err }, `${opts.banner}: SMTP error`));
-  return {
-    port: (server.server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 // ---- acknowledgements ------------------------------------------------------------------
 
@@ -129,7 +69,9 @@ export async function sendAcknowledgement(transport: MailTransport, ack: Acknowl
   await transport.send({ envelope: { from: '', to: [ack.to] }, raw, messageId });
 }
 
-export type ReportListenerOptions = Common & {
+export type ReportRouteOptions = {
+  db: Db;
+  logger?: Logger;
   /** The report mailbox, e.g. phish@example.com: the only recipient accepted. */
   reportAddress: string;
   /** Where acknowledgements go; default the built-in outbox. */
@@ -140,30 +82,41 @@ export type ReportListenerOptions = Common & {
   onQueued?: (id: number) => void;
 };
 
-export async function startReportListener(opts: ReportListenerOptions): Promise<Listener> {
+export type ReportListenerOptions = Common & ReportRouteOptions;
+
+/** The report mailbox as a route: on its own listener, or sharing the bounce listener's port. */
+export function reportRoute(opts: ReportRouteOptions): SmtpRoute {
   const address = opts.reportAddress.toLowerCase();
   const ackDomains = (opts.ackDomains?.length ? opts.ackDomains : [domainOf(address)]).map((d) =>
     d.toLowerCase(),
   );
   const transport = opts.transport ?? new OutboxTransport(opts.db);
-  const listener = await listen(
-    { ...opts, name: domainOf(address) || 'mailwarden', banner: 'mailwarden phishing report mailbox' },
-    (rcpt, _session, cb) => {
-      if (rcpt.address.toLowerCase() !== address)
-        return cb(smtpError('5.1.1 Unknown recipient: this server only accepts phishing reports', 550));
-      cb();
-    },
-    async (raw, session) => {
+  return {
+    name: 'phishing report mailbox',
+    accepts: (rcpt) => rcpt === address,
+    async handle(raw, session) {
       const id = await handleReport(opts, raw, session, address, ackDomains, transport);
       return id ? `Report received as #${id}` : 'Report received';
     },
-  );
+  };
+}
+
+export async function startReportListener(opts: ReportListenerOptions): Promise<Listener> {
+  const address = opts.reportAddress.toLowerCase();
+  const listener = await startSmtpListener({
+    ...opts,
+    maxClients: opts.maxClients ?? 50,
+    name: domainOf(address) || 'mailwarden',
+    banner: 'mailwarden phishing report mailbox',
+    routes: [reportRoute(opts)],
+    refusal: '5.1.1 Unknown recipient: this server only accepts phishing reports',
+  });
   opts.logger?.info({ port: listener.port, address }, 'phishing report mailbox listening');
   return listener;
 }
 
 async function handleReport(
-  opts: ReportListenerOptions,
+  opts: ReportRouteOptions,
   raw: Buffer,
   session: SMTPServerSession,
   address: string,
@@ -293,14 +246,10 @@ export type GatewayOptions = Common & {
 export async function startGatewayListener(opts: GatewayOptions): Promise<Listener> {
   const hop = nextHop(opts.nextHop);
   const accept = (opts.acceptDomains ?? []).map((d) => d.toLowerCase());
-  const listener = await listen(
-    { ...opts, name: opts.hostname, banner: 'mailwarden phishing gateway' },
-    (rcpt, _session, cb) => {
-      if (accept.length && !accept.includes(domainOf(rcpt.address)))
-        return cb(smtpError('5.7.1 Relaying denied', 550));
-      cb();
-    },
-    async (raw, session) => {
+  const route: SmtpRoute = {
+    name: 'phishing gateway',
+    accepts: (rcpt) => !accept.length || accept.includes(domainOf(rcpt)),
+    async handle(raw, session) {
       const envelope = {
         from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
         to: session.envelope.rcptTo.map((r) => r.address),
@@ -353,7 +302,15 @@ export async function startGatewayListener(opts: GatewayOptions): Promise<Listen
       opts.onHandled?.({ action: 'relayed', score: result.score });
       return 'Relayed';
     },
-  );
+  };
+  const listener = await startSmtpListener({
+    ...opts,
+    maxClients: opts.maxClients ?? 50,
+    name: opts.hostname,
+    banner: 'mailwarden phishing gateway',
+    routes: [route],
+    refusal: '5.7.1 Relaying denied',
+  });
   opts.logger?.info(
     { port: listener.port, nextHop: new URL(opts.nextHop).host },
     'phishing gateway listening',
@@ -422,26 +379,52 @@ export async function releaseToNextHop(
   }
 }
 
-/** Starts the report mailbox and the gateway as configured (called by `serve`); returns one closer. */
+/**
+ * PHISHING_SMTP_PORT 0 or equal to INBOUND_SMTP_PORT, with a report address and a running bounce
+ * listener: the report mailbox shares the bounce listener's port (routed by RCPT TO).
+ */
+export function reportMailboxSharesInboundPort(config: {
+  inboundSmtpPort?: number;
+  bounceDomain?: string;
+  phishing?: import('../config/index.ts').PhishingConfig;
+}): boolean {
+  const p = config.phishing;
+  return !!(
+    p?.reportAddress &&
+    config.inboundSmtpPort &&
+    config.bounceDomain &&
+    (p.smtpPort === 0 || p.smtpPort === config.inboundSmtpPort)
+  );
+}
+
+/**
+ * Starts the report mailbox and the gateway as configured (called by `serve`); returns one closer,
+ * and in `inboundRoutes` the report mailbox when it shares the bounce listener's port (`serve`
+ * passes it to that listener).
+ */
 export async function startPhishingListeners(
-  config: { host: string; phishing?: import('../config/index.ts').PhishingConfig },
+  config: {
+    host: string;
+    inboundSmtpPort?: number;
+    bounceDomain?: string;
+    phishing?: import('../config/index.ts').PhishingConfig;
+  },
   db: Db,
   logger?: Logger,
-): Promise<{ close(): Promise<void> }> {
+): Promise<{ inboundRoutes: SmtpRoute[]; close(): Promise<void> }> {
   const p = config.phishing;
   const started: Listener[] = [];
+  const inboundRoutes: SmtpRoute[] = [];
+  const report = p?.reportAddress && {
+    db,
+    reportAddress: p.reportAddress,
+    trustedAuthservIds: p.trustedAuthservIds,
+    logger,
+  };
   try {
-    if (p?.smtpPort && p.reportAddress)
-      started.push(
-        await startReportListener({
-          db,
-          port: p.smtpPort,
-          host: config.host,
-          reportAddress: p.reportAddress,
-          trustedAuthservIds: p.trustedAuthservIds,
-          logger,
-        }),
-      );
+    if (report && reportMailboxSharesInboundPort(config)) inboundRoutes.push(reportRoute(report));
+    else if (report && p?.smtpPort)
+      started.push(await startReportListener({ ...report, port: p.smtpPort, host: config.host }));
     else if (p?.smtpPort)
       logger?.info('phishing report mailbox off: set PHISHING_REPORT_ADDRESS to turn it on');
     if (p?.gatewayPort && p.nextHop)
@@ -463,6 +446,7 @@ export async function startPhishingListeners(
     throw err;
   }
   return {
+    inboundRoutes,
     async close() {
       for (const l of started) await l.close();
     },
