@@ -10,6 +10,7 @@ import { ContactsPage } from './pages/ContactsPage.tsx';
 import { OutboxPage } from './pages/OutboxPage.tsx';
 import { PhishingPage } from './pages/PhishingPage.tsx';
 import { RelaysPage } from './pages/RelaysPage.tsx';
+import { SendingDomainsPage } from './pages/SendingDomainsPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { UsersPage } from './pages/UsersPage.tsx';
 
@@ -59,6 +60,13 @@ export const nav: NavEntry[] = [
     path: '/audit',
     permission: 'audit:read',
     element: createElement(AuditPage),
+    section: 'Administration',
+  },
+  {
+    label: 'Sending domains',
+    path: '/sending-domains',
+    permission: 'settings:manage',
+    element: createElement(SendingDomainsPage),
     section: 'Administration',
   },
   {
