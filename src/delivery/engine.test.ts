@@ -200,7 +200,7 @@ describe('delivery engine', () => {
   test('4xx defers with back-off, 5xx user-unknown fails and suppresses, cancel stops the rest', async () => {
     const s = await seedCampaign(t, { contacts: 3 });
     refuse.set(s.emails[0], { code: 451, message: '4.2.0 try later' });
-    refuse.set(s.emails[1], { code: 550, message: '5.1.1 no such user' });
+    refuse.set(s.emails[1], { code: 550, message: `5.1.1 <${s.emails[1]}>: no such user` });
     await s.launch();
     const db = t.database.db;
     const e = engine();
@@ -224,6 +224,8 @@ describe('delivery engine', () => {
     );
     assert.equal(deferred?.lastCode, 451);
     assert.equal(byContact.get(s.contactIds[1])?.lastCode, 550);
+    assert.ok(!byContact.get(s.contactIds[1])?.lastResponse?.includes('@'), 'the recipient quoted in the reply is not stored in clear');
+    assert.match(byContact.get(s.contactIds[1])?.lastResponse ?? '', /<address>: no such user/);
     assert.equal(await contactsSvc.isSuppressed(db, s.kr, s.emails[1]), 'hard_bounced');
     assert.equal(await stateOf(s.campaignId), 'sending', 'not complete while a retry is pending');
     const cancel = await s.marketer.post(`/api/campaigns/${s.campaignId}/cancel`);

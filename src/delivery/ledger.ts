@@ -15,6 +15,7 @@
 import { sql } from 'drizzle-orm';
 import { type Db, rows, type Tx } from '../db/client.ts';
 import type { DeliveryState } from '../campaigns/schema.ts';
+import { redactAddresses } from './redact.ts';
 
 export type Claimed = { contactId: string; attempts: number };
 
@@ -78,7 +79,7 @@ export async function record(
   const ids = outcomes.map((o) => o.contactId);
   const states = outcomes.map((o) => o.state);
   const codes = outcomes.map((o) => (o.code === undefined || o.code === null ? null : Math.trunc(o.code)));
-  const responses = outcomes.map((o) => (o.response ? o.response.slice(0, 500) : null));
+  const responses = outcomes.map((o) => (o.response ? redactAddresses(o.response).slice(0, 500) : null));
   const relays = outcomes.map((o) => o.relay ?? null);
   const retry = outcomes.map((o) => (o.retryAt ? o.retryAt.toISOString() : null));
   const untried = outcomes.map((o) => Boolean(o.untried));

@@ -19,6 +19,7 @@
 //                  like a hard bounce. 'delayed' DSNs are warnings: no effect.
 //   complaint    → suppression 'complained', marketing consent unsubscribed,
 //                  queued rows suppressed, engagement 'complained', timeline.
+import { redactAddresses } from './redact.ts';
 import { and, asc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
 import { type Actor, appendAudit, systemActor } from '../audit/service.ts';
@@ -107,7 +108,7 @@ function decisive(recipients: DsnRecipient[]): DsnRecipient | null {
 
 /** The ledger holds no PII: addresses in a diagnostic ("<bob@x>: no such user") are blanked. */
 export function ledgerResponse(r: DsnRecipient): { code: number; text: string } {
-  const diagnostic = (r.diagnosticCode ?? '').replace(/<?[^\s<>"'(),;:]+@[^\s<>"'(),;:]+>?/g, '<address>');
+  const diagnostic = redactAddresses(r.diagnosticCode ?? '');
   const code = Number(/\b([45]\d\d)\b/.exec(diagnostic)?.[1] ?? (r.class === 'hard' ? 550 : 450));
   return { code, text: `${r.status ?? ''} ${diagnostic}`.trim().slice(0, 500) };
 }

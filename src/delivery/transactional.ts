@@ -24,6 +24,7 @@ import { verpAddress } from './bounces.ts';
 import { activeDkimKeys, type SendKeys } from './campaign-message.ts';
 import { signRaw } from './dkim.ts';
 import { retryDelayMs } from './ledger.ts';
+import { redactAddresses } from './redact.ts';
 import { transactionalMessages } from './schema.ts';
 import type { MailTransport } from './smtp.ts';
 
@@ -234,7 +235,7 @@ export async function runTransactional(
         if (at - new Date(m.created_at).getTime() > o.deadlineMs) state = 'failed';
         else retry = new Date(at).toISOString();
       }
-      await db.execute(sql`UPDATE transactional_messages SET state = ${state}, last_code = ${r.code ?? null}, last_response = ${(r.response ?? '').slice(0, 500)},
+      await db.execute(sql`UPDATE transactional_messages SET state = ${state}, last_code = ${r.code ?? null}, last_response = ${redactAddresses(r.response ?? '').slice(0, 500)},
         relay = ${r.relay || null}, sent_at = CASE WHEN ${state} = 'sent' THEN now() ELSE sent_at END, send_at = coalesce(${retry}::timestamptz, send_at),
         lease_until = NULL, worker = NULL WHERE id = ${id} AND worker = ${worker} AND state = 'sending'`);
     }),
