@@ -3,10 +3,9 @@
 // email, a decrypted+masked page of 50, field-key rotation, and the same
 // import into plaintext columns as the anchor.
 //   npm run bench -- contacts [--pg-rows N] [--pglite-rows N] [--skip-pg]
-import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { systemActor } from '../../src/audit/service.ts';
@@ -21,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { type Database, openPglite, openPostgres, rows } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { percentile, writeBenchSection } from '../lib/report.ts';
+import { emailOf, generateContactsCsv, MAPPING } from './data.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -31,60 +31,6 @@ const PG_ROWS = arg('--pg-rows', 1_000_000);
 const PGLITE_ROWS = arg('--pglite-rows', 100_000);
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const actor = systemActor('bench');
-
-const MAPPING = {
-  email: 'email',
-  first_name: 'firstName',
-  last_name: 'lastName',
-  phone: 'phone',
-  notes: 'notes',
-  plan: 'plan',
-  score: 'score',
-  city: 'city',
-  active: 'active',
-  signup: 'signup',
-};
-const FIRST = ['Ada', 'Grace', 'Linus', 'Margaret', 'Alan', 'Barbara', 'Ken', 'Radia', 'Dennis', 'Frances'];
-const LAST = [
-  'Lovelace',
-  'Hopper',
-  'Torvalds',
-  'Hamilton',
-  'Turing',
-  'Liskov',
-  'Thompson',
-  'Perlman',
-  'Ritchie',
-  'Allen',
-];
-const CITIES = ['Paris', 'Berlin', 'London', 'Madrid', 'Rome', 'Lisbon', 'Dublin', 'Vienna'];
-
-/** 30 % of the addresses at one webmail domain (the case that made layout 1's 10-bit email index slow), the rest over 5,000 domains. */
-const emailOf = (i: number) =>
-  `${FIRST[i % 10].toLowerCase()}.${LAST[(i * 7) % 10].toLowerCase()}.${i}@${i % 10 < 3 ? 'gmail.com' : `d${i % 5000}.example.com`}`;
-
-async function generate(n: number): Promise<string> {
-  const path = join(tmpdir(), `mw-bench-contacts-v2-${n}.csv`);
-  if (existsSync(path)) return path;
-  const out = createWriteStream(`${path}.tmp`);
-  out.write(`${Object.keys(MAPPING).join(',')}\n`);
-  let buf = '';
-  for (let i = 0; i < n; i++) {
-    const f = FIRST[i % 10];
-    const l = LAST[(i * 7) % 10];
-    const phone = `+1415${String(2000000 + (i % 7_999_999)).padStart(7, '0')}`;
-    buf += `${emailOf(i)},${f},${l},${phone},Met at event ${i % 100},${i % 3 ? 'pro' : 'free'},${i % 1000},${CITIES[i % 8]},${i % 2 ? 'true' : 'false'},2024-0${(i % 9) + 1}-1${i % 10}\n`;
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await once(out, 'drain');
-      buf = '';
-    }
-  }
-  out.end(buf);
-  await once(out, 'finish');
-  const { renameSync } = await import('node:fs');
-  renameSync(`${path}.tmp`, path);
-  return path;
-}
 
 function rssSampler() {
   let peak = process.memoryUsage().rss;
@@ -161,7 +107,7 @@ interface Result {
 }
 
 async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
-  const file = await generate(n);
+  const file = await generateContactsCsv(n);
   const loadStart = loadavg()
     .map((x) => x.toFixed(1))
     .join(' / ');

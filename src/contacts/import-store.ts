@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows, type Tx } from '../db/client.ts';
+import { BinaryCopyWriter, copyFrom, pgClientOf } from '../db/copy.ts';
 import { type ContactRow, type encodeContact, T } from './service.ts';
 import {
   BIDX_LAYOUT,
@@ -28,9 +29,16 @@ function pgTextArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
 }
 
-/** Multi-row insert through unnest arrays: one statement, 22 parameters, whatever the batch size. */
+/**
+ * Insert new contacts. On PostgreSQL: binary COPY inside the caller's
+ * transaction (no array literals to build or parse; measured below in
+ * docs/benchmarks.md). On PGlite: one INSERT … SELECT FROM unnest with 22
+ * array parameters, whatever the batch size.
+ */
 export async function insertContactRows(tx: Tx, values: EncodedContact[]): Promise<void> {
   if (values.length === 0) return;
+  const client = pgClientOf(tx);
+  if (client) return copyFrom(client, `COPY contacts (${contactColumns}) FROM STDIN (FORMAT binary)`, contactsCopyBody(values));
   const col = <K extends keyof EncodedContact>(k: K) => sql.param(values.map((v) => v[k] ?? null));
   // Rows without tags (every plain import) share one literal instead of one per row.
   const tags = values.map((v) => (v.tags.length ? pgTextArray(v.tags) : '{}'));
@@ -43,6 +51,37 @@ export async function insertContactRows(tx: Tx, values: EncodedContact[]): Promi
       ${col('timeZone')}::text[], ${col('companyId')}::bigint[], ${col('ownerUserId')}::bigint[],
       ${sql.param(tags)}::text[], ${col('suppressed')}::boolean[], ${col('importId')}::uuid[])
       AS u(id, kv, e, eb, db, fn, ln, ph, pb, nt, se, at, jt, co, tz, ci, ow, tg, su, im)`);
+}
+
+/** The COPY body of `values`, fields in `contactColumns` order. */
+function contactsCopyBody(values: EncodedContact[]): Buffer {
+  const w = new BinaryCopyWriter(values.length * 640);
+  for (const v of values) {
+    w.row(22)
+      .uuid(v.id)
+      .int4(WORKSPACE_ID)
+      .int4(v.keyVersion)
+      .bytea(v.emailEnc)
+      .int4(v.emailBidx)
+      .int4(v.emailDomainBidx)
+      .int2(BIDX_LAYOUT)
+      .bytea(v.firstNameEnc)
+      .bytea(v.lastNameEnc)
+      .bytea(v.phoneEnc)
+      .int4(v.phoneBidx)
+      .bytea(v.notesEnc)
+      .bytea(v.sensitiveEnc)
+      .jsonb(JSON.stringify(v.attributes))
+      .text(v.jobTitle)
+      .text(v.country)
+      .text(v.timeZone)
+      .int8(v.companyId)
+      .int8(v.ownerUserId)
+      .textArray(v.tags)
+      .bool(v.suppressed)
+      .uuid(v.importId ?? null);
+  }
+  return w.finish();
 }
 
 export async function updateContactRows(tx: Tx, values: EncodedContact[]): Promise<void> {
@@ -107,20 +146,25 @@ export async function hasLegacyIndexRows(tx: Tx): Promise<boolean> {
  * pair per address; only the email column of the candidates is fetched and
  * decrypted (false positives are dropped without decoding the rest).
  * `legacy`: also probe layout-1 values (rows the re-index sweep has not reached).
+ * `written`: the active-key index values of each email, in order, when the caller already has them.
  */
 export async function existingByEmail(
   tx: Tx,
   kr: Keyring,
   emails: string[],
   legacy: boolean,
+  written?: readonly { emailBidx: number; emailDomainBidx: number }[],
 ): Promise<Map<string, { id: string; suppressed: boolean }>> {
   const e: number[] = [];
   const d: number[] = [];
   const l: number[] = [];
   const shift = EMAIL_BITS - LEGACY_EMAIL_BITS;
-  for (const email of emails) {
-    const ds = domainLookup(kr, email.slice(email.lastIndexOf('@') + 1));
-    for (const ev of emailLookup(kr, email)) {
+  // With a single blind-index key the lookup values are the ones just computed for the insert: skip two HMACs per row.
+  const reuse = written !== undefined && kr.blindIndexKeys().length === 1;
+  for (let i = 0; i < emails.length; i++) {
+    const email = emails[i];
+    const ds = reuse ? [written[i].emailDomainBidx] : domainLookup(kr, email.slice(email.lastIndexOf('@') + 1));
+    for (const ev of reuse ? [written[i].emailBidx] : emailLookup(kr, email)) {
       for (const dv of ds) {
         e.push(ev);
         d.push(dv);

@@ -186,7 +186,13 @@ async function commitBatch(
     sql`SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1) AS legacy,
         EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed"`,
   );
-  const existing = await existingByEmail(tx, kr, emails, legacy);
+  const existing = await existingByEmail(
+    tx,
+    kr,
+    emails,
+    legacy,
+    [...firstByEmail.values()].map((g) => g.values),
+  );
   // The suppression hash (a full HMAC) is computed only when the list is not empty.
   const suppressedEmails = new Set<string>();
   if (anySuppressed) {

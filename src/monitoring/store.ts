@@ -2,6 +2,7 @@
 // PostgreSQL, a multi-row INSERT … SELECT FROM unnest(…) per 5,000 on PGlite.
 import type pg from 'pg';
 import type { Database } from '../db/client.ts';
+import { copyFrom } from '../db/copy.ts';
 import type { MonitorEvent, StoredEvent } from './events.ts';
 
 const CHUNK = 5000;
@@ -131,60 +132,15 @@ async function copyEvents(
   }
   const client = await pool.connect();
   try {
-    const copy = new CopyIn(
+    await copyFrom(
+      client,
       `COPY security_events (${withIds ? 'id, ' : ''}${COPY_COLUMNS}) FROM STDIN`,
       Buffer.from(body),
     );
-    client.query(copy as unknown as pg.QueryConfig);
-    await copy.done;
   } finally {
     client.release();
   }
 }
-
-/**
- * A node-postgres "submittable" (client.query(obj) hands the connection to
- * obj.submit) that sends one COPY … FROM STDIN with the whole body in one
- * CopyData message. The same protocol hooks pg-copy-streams uses, without its
- * stream machinery (and without a dependency) since our body is one buffer.
- */
-class CopyIn {
-  private resolve!: () => void;
-  private reject!: (err: Error) => void;
-  /** Settles when the server has committed (or refused) the COPY. */
-  readonly done = new Promise<void>((res, rej) => {
-    this.resolve = res;
-    this.reject = rej;
-  });
-  constructor(
-    readonly text: string,
-    private readonly body: Buffer,
-  ) {}
-  submit(connection: PgConnection) {
-    connection.query(this.text);
-  }
-  handleCopyInResponse(connection: PgConnection) {
-    connection.sendCopyFromChunk(this.body);
-    connection.endCopyFrom();
-  }
-  handleCommandComplete() {}
-  handleReadyForQuery() {
-    this.resolve();
-  }
-  // After an ErrorResponse node-postgres drops the active query: ReadyForQuery will not reach us.
-  handleError(err: Error) {
-    this.reject(err);
-  }
-  handleRowDescription() {}
-  handleDataRow() {}
-  handleEmptyQuery() {}
-  handleCopyData() {}
-}
-type PgConnection = {
-  query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
-  endCopyFrom(): void;
-};
 
 /** Delete events older than the retention (the only delete the append-only trigger lets through). */
 export async function pruneEvents(database: Database, retentionDays: number): Promise<number> {
