@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { systemActor } from '../../src/audit/service.ts';
 import { createImport, runImport } from '../../src/contacts/import.ts';
 import { createAttributeDef } from '../../src/contacts/service.ts';
+import { runRotation, startFieldKeyRotation } from '../../src/contacts/rotation.ts';
 import { Vault } from '../../src/contacts/vault.ts';
 import { LocalKeyProvider } from '../../src/crypto/key-provider.ts';
 import { openPostgres, rows } from '../../src/db/client.ts';
@@ -17,8 +18,12 @@ import { generateContactsCsv, MAPPING } from './data.ts';
 const n = Number(process.argv[2] ?? 100_000);
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ticks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, ms (CLK_TCK 100)
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, ms (CLK_TCK 100)
+  } catch {
+    return 0; // the backend has gone (pool connection closed)
+  }
 };
 const file = await generateContactsCsv(n);
 const admin = new pg.Client({ connectionString: PG_URL });
@@ -57,5 +62,27 @@ const c = process.cpuUsage(c0);
 const nodeUs = ((c.user + c.system) / n).toFixed(1);
 const pgUs = (((ticks(pid) - p0) * 1000) / n).toFixed(1);
 console.log(`${n} rows in ${secs.toFixed(1)} s = ${Math.round(n / secs)} rows/s; CPU per row: node ${nodeUs} µs, postgres backend ${pgUs} µs`);
+if (process.argv.includes('--rotate')) {
+  // Rotation runs two loops on two pooled connections: count every backend of this database.
+  const backends = async () =>
+    (await admin.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'mw_prof_contacts'`)).rows.map((r) => r.pid as number);
+  const rot = await openPostgres(u.toString(), { max: 2 });
+  const rv = new Vault(rot.db, vault.provider);
+  const r = await startFieldKeyRotation(rot.db, rv, systemActor('bench'));
+  await Promise.all([rows(rot.db, sql`SELECT 1`), rows(rot.db, sql`SELECT 1`)]);
+  const pids = await backends();
+  const before = new Map(pids.map((p) => [p, ticks(p)]));
+  const r0 = process.cpuUsage();
+  const t1 = performance.now();
+  await runRotation(rot.db, rv, systemActor('bench'), r.id, { graceMs: 0 });
+  const rs = (performance.now() - t1) / 1000;
+  const rc = process.cpuUsage(r0);
+  let pgMs = 0;
+  for (const [p, t] of before) pgMs += ticks(p) - t;
+  console.log(
+    `rotation: ${n} rows in ${rs.toFixed(1)} s = ${Math.round(n / rs)} rows/s; CPU per row: node ${((rc.user + rc.system) / n).toFixed(1)} µs, postgres backends ${((pgMs * 1000) / n).toFixed(1)} µs`,
+  );
+  await rot.close();
+}
 await db.close();
 await admin.end();

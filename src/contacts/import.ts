@@ -95,6 +95,9 @@ export async function getImport(db: Tx, id: string): Promise<ImportRecord> {
   return row;
 }
 
+/** Batches parsed and encrypted ahead of the one committing (memory: a few batches of rows). */
+const PREPARED_AHEAD = 2;
+
 /** Rows an import must insert before it refreshes the planner statistics of the contact tables. */
 const ANALYZE_AFTER_ROWS = 10_000;
 
@@ -352,6 +355,7 @@ export async function runImport(
   const imp0Inserted = imp.inserted;
   let batches = 0;
   let inFlight: Promise<void> | null = null;
+  const ahead: Promise<void>[] = [];
   const init: EncodeInit = { defs, ownerUserId: opts.ownerUserId ?? null, tags: opts.tags ?? [] };
   const workers = o.encodeWorkers ?? defaultEncodeWorkers();
   let pool: EncodePool | null = null;
@@ -396,10 +400,16 @@ export async function runImport(
         ? pool.encode(g).then((values) => prepare(kr, init, g, b, values))
         : Promise.resolve(prepare(kr, init, g, b));
       prepared.catch(() => {}); // observed through inFlight
-      // Encoding of this batch (worker) and parsing of the next (main thread) overlap the previous commit.
-      if (inFlight) await inFlight;
-      inFlight = prepared.then(commit);
-      inFlight.catch(() => {}); // observed by the next await
+      // Commits run one after another, in file order (each resumes after the previous one's rows_done); parsing
+      // and encoding run up to PREPARED_AHEAD batches ahead of them, so a slow commit does not idle the parser.
+      const previous = inFlight;
+      inFlight = (async () => {
+        if (previous) await previous;
+        await commit(await prepared);
+      })();
+      inFlight.catch(() => {}); // observed through `ahead` or at the end
+      ahead.push(inFlight);
+      if (ahead.length > PREPARED_AHEAD) await ahead.shift();
     }
     if (inFlight) await inFlight;
   } catch (err) {

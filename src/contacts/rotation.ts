@@ -17,6 +17,7 @@ import {
 } from '../crypto/field-cipher.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import { rows, type Tx } from '../db/client.ts';
+import { byteaArrayParam } from '../db/copy.ts';
 import { conflict, notFound } from '../http/problem.ts';
 import { dataKeys, keyRotations } from './schema.ts';
 import { newDataKeyRecord } from '../crypto/field-cipher.ts';
@@ -175,7 +176,9 @@ async function sweepBatch(
       }),
     );
     const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
-    const arrays = newCols.map((vals) => sql`${sql.param(vals)}::bytea[]`);
+    // PostgreSQL gets the arrays in binary (no hex text either side); PGlite takes them as arrays of Buffers.
+    const binary = isPostgres(db);
+    const arrays = newCols.map((vals) => sql`${sql.param(binary ? byteaArrayParam(vals) : vals)}::bytea[]`);
     const aliases = spec.columns.map((_, i) => sql.identifier(`c${i}`));
     const reindex = isContacts ? sql`, email_bidx = u.eb, bidx_layout = ${BIDX_LAYOUT}` : sql``;
     await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion} ${reindex}

@@ -225,3 +225,37 @@ const UUID_GROUPS: [number, number][] = [
   [19, 23],
   [24, 36],
 ];
+
+const BYTEA_OID = 17;
+
+/**
+ * A bytea[] query parameter in PostgreSQL's binary array format. node-postgres
+ * sends Buffer parameters in binary, so `$n::bytea[]` receives the values
+ * without the hex text a plain array of Buffers becomes (twice the bytes,
+ * encoded here and decoded by the server). PostgreSQL only: PGlite would take
+ * the Buffer for one bytea value.
+ */
+export function byteaArrayParam(values: readonly (Uint8Array | null | undefined)[]): Buffer {
+  let size = 20;
+  let nulls = 0;
+  for (const v of values) {
+    size += 4 + (v?.length ?? 0);
+    if (v == null) nulls = 1;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = out.writeInt32BE(1, 0); // dimensions
+  pos = out.writeInt32BE(nulls, pos);
+  pos = out.writeInt32BE(BYTEA_OID, pos);
+  pos = out.writeInt32BE(values.length, pos);
+  pos = out.writeInt32BE(1, pos); // lower bound
+  for (const v of values) {
+    if (v == null) {
+      pos = out.writeInt32BE(-1, pos);
+      continue;
+    }
+    pos = out.writeInt32BE(v.length, pos);
+    out.set(v, pos);
+    pos += v.length;
+  }
+  return out;
+}
