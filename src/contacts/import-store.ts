@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows, type Tx } from '../db/client.ts';
 import { BinaryCopyWriter, copyFrom, pgClientOf } from '../db/copy.ts';
+import type { SeenEmails } from './import-seen.ts';
 import { type ContactRow, type encodeContact, T } from './service.ts';
 import {
   BIDX_LAYOUT,
@@ -147,6 +148,8 @@ export async function hasLegacyIndexRows(tx: Tx): Promise<boolean> {
  * decrypted (false positives are dropped without decoding the rest).
  * `legacy`: also probe layout-1 values (rows the re-index sweep has not reached).
  * `written`: the active-key index values of each email, in order, when the caller already has them.
+ * `ownRun`: an import run's own inserts (see import-seen.ts); for an address the run certainly did not insert,
+ * candidates the run inserted (and nobody changed since: updated_at = created_at) are not fetched.
  */
 export async function existingByEmail(
   tx: Tx,
@@ -154,25 +157,30 @@ export async function existingByEmail(
   emails: string[],
   legacy: boolean,
   written?: readonly { emailBidx: number; emailDomainBidx: number }[],
+  ownRun?: { importId: string; since: string; seen: SeenEmails },
 ): Promise<Map<string, { id: string; suppressed: boolean }>> {
   const e: number[] = [];
   const d: number[] = [];
   const l: number[] = [];
+  const x: boolean[] = [];
   const shift = EMAIL_BITS - LEGACY_EMAIL_BITS;
   // With a single blind-index key the lookup values are the ones just computed for the insert: skip two HMACs per row.
   const reuse = written !== undefined && kr.blindIndexKeys().length === 1;
   for (let i = 0; i < emails.length; i++) {
     const email = emails[i];
+    const notOurs = ownRun !== undefined && !ownRun.seen.mightContain(email);
     const ds = reuse ? [written[i].emailDomainBidx] : domainLookup(kr, email.slice(email.lastIndexOf('@') + 1));
     for (const ev of reuse ? [written[i].emailBidx] : emailLookup(kr, email)) {
       for (const dv of ds) {
         e.push(ev);
         d.push(dv);
         l.push(BIDX_LAYOUT);
+        x.push(notOurs);
         if (legacy) {
           e.push(ev >>> shift);
           d.push(dv);
           l.push(1);
+          x.push(notOurs);
         }
       }
     }
@@ -183,9 +191,12 @@ export async function existingByEmail(
     tx,
     // LATERAL: one index probe per (email, domain, layout) triple, never a scan of the table.
     sql`SELECT c.id, c.email_enc, c.suppressed
-        FROM (SELECT DISTINCT e, d, l FROM unnest(${sql.param(e)}::int[], ${sql.param(d)}::int[], ${sql.param(l)}::int[]) AS k(e, d, l)) k
+        FROM (SELECT DISTINCT e, d, l, x FROM unnest(${sql.param(e)}::int[], ${sql.param(d)}::int[], ${sql.param(l)}::int[],
+          ${sql.param(x)}::bool[]) AS k(e, d, l, x)) k
         CROSS JOIN LATERAL (SELECT id, email_enc, suppressed FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID}
-          AND c.email_bidx = k.e AND c.email_domain_bidx = k.d AND c.bidx_layout = k.l) c`,
+          AND c.email_bidx = k.e AND c.email_domain_bidx = k.d AND c.bidx_layout = k.l
+          AND NOT coalesce(k.x AND c.import_id IS NOT DISTINCT FROM ${ownRun?.importId ?? null}::uuid
+            AND c.created_at >= ${ownRun?.since ?? null}::timestamptz AND c.updated_at = c.created_at, false)) c`,
   );
   const wanted = new Set(emails);
   for (const r of found) {

@@ -29,6 +29,7 @@ import {
   newImportStats,
   type ValidRow,
 } from './import-rows.ts';
+import { type SeenEmails, seenEmails } from './import-seen.ts';
 import { contactImportErrors, contactImports, type ConsentState } from './schema.ts';
 import {
   contactRowsById,
@@ -118,6 +119,8 @@ export interface RunImportOptions {
   encodeWorkers?: number;
   /** Test hook: throw after this many committed batches (simulates a crash). */
   crashAfterBatches?: number;
+  /** Test hook: awaited after each committed batch, before the next one commits (e.g. a concurrent edit). */
+  afterBatch?: (batches: number) => Promise<void>;
 }
 
 interface Prepared {
@@ -171,6 +174,7 @@ async function commitBatch(
   opts: ImportOptions,
   listId: number | null,
   p: Prepared,
+  run: { importId: string; since: string; seen: SeenEmails },
 ): Promise<Omit<ImportProgress, 'rowsDone' | 'stats'>> {
   const c = { inserted: 0, updated: 0, skipped: 0, failed: p.bad.length, suppressed: 0 };
   // Duplicates inside the batch: the first occurrence wins the insert; later ones are duplicates.
@@ -195,6 +199,7 @@ async function commitBatch(
     emails,
     legacy,
     [...firstByEmail.values()].map((g) => g.values),
+    run,
   );
   // The suppression hash (a full HMAC) is computed only when the list is not empty.
   const suppressedEmails = new Set<string>();
@@ -270,6 +275,8 @@ async function commitBatch(
   c.updated += updates.size;
 
   await insertContactRows(tx, inserts);
+  // Added before the commit: if it fails the import stops, and a resumed run starts a new filter (and `since`).
+  for (const g of firstByEmail.values()) if (!existing.has(g.row.email)) run.seen.add(g.row.email);
   await updateContactRows(tx, [...updates.values()]);
   const ids = touched.map((t) => t.id);
   if (listId !== null && ids.length)
@@ -353,6 +360,9 @@ export async function runImport(
     stats: newImportStats(),
   };
   const imp0Inserted = imp.inserted;
+  // This run's inserts (import-seen.ts); `since` tells them from rows a crashed earlier run of the import inserted.
+  const [{ since }] = await rows<{ since: string }>(db, sql`SELECT now()::text AS since`);
+  const run = { importId: imp.id, since, seen: seenEmails() };
   let batches = 0;
   let inFlight: Promise<void> | null = null;
   const ahead: Promise<void>[] = [];
@@ -361,7 +371,7 @@ export async function runImport(
   let pool: EncodePool | null = null;
   let seen = 0;
   const commit = async (p: Prepared) => {
-    const c = await db.transaction((tx) => commitBatch(tx, kr, defs, imp, opts, listId, p));
+    const c = await db.transaction((tx) => commitBatch(tx, kr, defs, imp, opts, listId, p, run));
     progress.rowsDone += p.count;
     progress.inserted += c.inserted;
     progress.updated += c.updated;
@@ -372,6 +382,7 @@ export async function runImport(
     o.onProgress?.(progress);
     if (o.crashAfterBatches !== undefined && batches >= o.crashAfterBatches)
       throw new Error('simulated crash');
+    await o.afterBatch?.(batches);
   };
   try {
     for await (const batch of importRows(input, {

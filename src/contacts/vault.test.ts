@@ -11,7 +11,7 @@ import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { auditLog, contacts, dataKeys, monitoringOutbox } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
 import { getRotation, rotateMasterKey, runRotation, startFieldKeyRotation } from './rotation.ts';
-import { decodeContact, getContactRow } from './service.ts';
+import { decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
 import { Vault, VaultError } from './vault.ts';
 
 let t: TestApp;
@@ -277,6 +277,38 @@ describe('resumable work', () => {
     assert.ok(count >= n - 1);
     const errs = await t.database.query<{ line: number }>('SELECT line FROM contact_import_errors WHERE import_id = $1', [imp.id]);
     assert.deepEqual(errs.map((e) => e.line), [102]);
+  });
+
+  // The probe skips candidates a run inserted itself when its Bloom filter says the address is not one of them
+  // (import-seen.ts). These two cases would turn into duplicate contacts if that shortcut were unsound.
+  test('an address a crashed run inserted is still a duplicate when it appears again after the resume', async () => {
+    const csv = `Email,First\n${Array.from({ length: 200 }, (_, i) => `again${i === 150 ? 5 : i}@example.com,N${i}`).join('\n')}\n`;
+    const imp = await createImport(t.database.db, { filename: 'again.csv', format: 'csv', options: { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' }, createdBy: 'test' });
+    const actor = systemActor('test');
+    await assert.rejects(runImport(t.database.db, vault, actor, imp.id, Readable.from([csv]), { batchSize: 40, crashAfterBatches: 2 }), /simulated crash/);
+    const done = await runImport(t.database.db, vault, actor, imp.id, Readable.from([csv]), { batchSize: 40 });
+    assert.equal(done.inserted, 199);
+    assert.equal(done.skipped, 1, 'line 152 repeats line 7, inserted before the crash');
+    const kr = await vault.keyring();
+    assert.equal((await findByEmail(t.database.db, kr, 'again5@example.com')).length, 1);
+  });
+
+  test('a contact the running import inserted and someone then re-addressed is found by its new address', async () => {
+    const csv = `Email,First\n${Array.from({ length: 120 }, (_, i) => `moved${i}@example.com,N${i}`).join('\n')}\nmoved.to@example.com,Later\n`;
+    const imp = await createImport(t.database.db, { filename: 'moved.csv', format: 'csv', options: { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' }, createdBy: 'test' });
+    const actor = systemActor('test');
+    const kr = await vault.keyring();
+    const done = await runImport(t.database.db, vault, actor, imp.id, Readable.from([csv]), {
+      batchSize: 40,
+      afterBatch: async (n) => {
+        if (n !== 1) return;
+        const [row] = await findByEmail(t.database.db, kr, 'moved3@example.com');
+        await updateContact(t.database.db, kr, actor, row.id, { email: 'moved.to@example.com' });
+      },
+    });
+    assert.equal(done.skipped, 1, 'the last line is the re-addressed contact');
+    assert.equal(done.inserted, 120);
+    assert.equal((await findByEmail(t.database.db, kr, 'moved.to@example.com')).length, 1);
   });
 
   test('a field-key rotation interrupted midway resumes and ends with every row under the new version', async () => {
