@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { keyringForWorker, type Keyring } from '../crypto/field-cipher.ts';
 import type { ValidRow } from './import-rows.ts';
+import { packJob, type ReencryptJob, type ReencryptResult } from './reencrypt.ts';
 import { type AttributeDef, type ContactFields, encodeContact } from './service.ts';
 import { uuidv7 } from './vault.ts';
 
@@ -56,20 +57,19 @@ export class EncodePool {
   #workers: Worker[] = [];
   #next = 0;
   #seq = 0;
-  #waiting = new Map<number, { resolve: (v: EncodedValues[]) => void; reject: (e: Error) => void }>();
+  #waiting = new Map<number, { resolve: (m: WorkerAnswer) => void; reject: (e: Error) => void }>();
   #failed: Error | null = null;
 
   constructor(kr: Keyring, init: EncodeInit, size: number) {
     const workerData = { ...init, keyring: keyringForWorker(kr) };
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./encode-worker-boot.mjs', import.meta.url), { workerData });
-      w.on('message', (m: { seq: number; values?: EncodedValues[]; error?: string }) => {
+      w.on('message', (m: WorkerAnswer) => {
         const p = this.#waiting.get(m.seq);
         if (!p) return;
         this.#waiting.delete(m.seq);
-        if (m.error !== undefined) p.reject(new Error(`import encoding failed: ${m.error}`));
-        // Buffers arrive as plain Uint8Arrays after the structured clone.
-        else p.resolve(m.values!.map(reviveBuffers));
+        if (m.error !== undefined) p.reject(new Error(`encode worker failed: ${m.error}`));
+        else p.resolve(m);
       });
       w.on('error', (err) => this.#fail(err));
       w.on('exit', (code) => {
@@ -85,15 +85,31 @@ export class EncodePool {
     this.#waiting.clear();
   }
 
-  encode(rows: ValidRow[]): Promise<EncodedValues[]> {
+  #send(message: { rows: ValidRow[] } | { reencrypt: ReencryptJob }): Promise<WorkerAnswer> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (rows.length === 0) return Promise.resolve([]);
     const seq = this.#seq++;
     const w = this.#workers[this.#next++ % this.#workers.length];
     return new Promise((resolve, reject) => {
       this.#waiting.set(seq, { resolve, reject });
-      w.postMessage({ seq, rows });
+      w.postMessage({ seq, ...message });
     });
+  }
+
+  async encode(rows: ValidRow[]): Promise<EncodedValues[]> {
+    if (rows.length === 0) return [];
+    // Buffers arrive as plain Uint8Arrays after the structured clone.
+    return (await this.#send({ rows })).values!.map(reviveBuffers);
+  }
+
+  /** A rotation batch (reencrypt.ts) on a worker; binary columns come back as Buffers. */
+  async reencrypt(job: ReencryptJob): Promise<ReencryptResult> {
+    const { columns, emailIdx } = (await this.#send({ reencrypt: packJob(job) })).result!;
+    return {
+      emailIdx,
+      columns: columns.map((c) =>
+        Array.isArray(c) ? c.map((v) => (v ? toBuffer(v) : null)) : toBuffer(c as Uint8Array),
+      ),
+    };
   }
 
   async close(): Promise<void> {
@@ -111,11 +127,19 @@ const BUFFER_KEYS = [
   'sensitiveEnc',
 ] as const;
 
+const toBuffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 function reviveBuffers(v: EncodedValues): EncodedValues {
   for (const k of BUFFER_KEYS) {
     const b = v[k] as Uint8Array | null;
-    if (b && !Buffer.isBuffer(b))
-      (v as Record<string, unknown>)[k] = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    if (b) (v as Record<string, unknown>)[k] = toBuffer(b);
   }
   return v;
+}
+
+interface WorkerAnswer {
+  seq: number;
+  values?: EncodedValues[];
+  result?: ReencryptResult;
+  error?: string;
 }

@@ -6,12 +6,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { keyringFromWorker, type KeyringTransfer } from '../crypto/field-cipher.ts';
 import { type EncodeInit, encodeRows } from './encode-pool.ts';
 import type { ValidRow } from './import-rows.ts';
+import { type ReencryptJob, reencryptColumns } from './reencrypt.ts';
 
 const init = workerData as EncodeInit & { keyring: KeyringTransfer };
 const kr = keyringFromWorker(init.keyring);
-parentPort!.on('message', (m: { seq: number; rows: ValidRow[] }) => {
+parentPort!.on('message', (m: { seq: number; rows?: ValidRow[]; reencrypt?: ReencryptJob }) => {
   try {
-    parentPort!.postMessage({ seq: m.seq, values: encodeRows(kr, init, m.rows) });
+    if (m.reencrypt) parentPort!.postMessage({ seq: m.seq, result: reencryptColumns(kr, m.reencrypt) });
+    else parentPort!.postMessage({ seq: m.seq, values: encodeRows(kr, init, m.rows!) });
   } catch (err) {
     parentPort!.postMessage({ seq: m.seq, error: (err as Error).message });
   }

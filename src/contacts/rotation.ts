@@ -8,20 +8,17 @@
 //  - Master key: `rotateMasterKey` re-wraps the data-key rows only.
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { type Actor, appendAudit } from '../audit/service.ts';
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
-import {
-  decryptFieldText,
-  encryptField,
-  reencryptField,
-  rewrapDataKeyRecord,
-} from '../crypto/field-cipher.ts';
+import { rewrapDataKeyRecord } from '../crypto/field-cipher.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import { rows, type Tx } from '../db/client.ts';
-import { byteaArrayParam } from '../db/copy.ts';
+import { EncodePool } from './encode-pool.ts';
+import { type ReencryptJob, reencryptColumns } from './reencrypt.ts';
 import { conflict, notFound } from '../http/problem.ts';
 import { dataKeys, keyRotations } from './schema.ts';
 import { newDataKeyRecord } from '../crypto/field-cipher.ts';
-import { BIDX_LAYOUT, dataKeyRows, emailBidx, type Vault, WORKSPACE_ID } from './vault.ts';
+import { BIDX_LAYOUT, dataKeyRows, type Vault, WORKSPACE_ID } from './vault.ts';
 
 export const ROTATION_QUEUE = 'keys.rotate-field';
 
@@ -122,6 +119,8 @@ export interface RunRotationOptions {
   onProgress?: (r: Rotation) => void;
   /** Concurrent batch loops (default 2 on PostgreSQL, 1 on PGlite). */
   concurrency?: number;
+  /** Worker threads re-encrypting (PostgreSQL only; default defaultRotationWorkers()). */
+  workers?: number;
 }
 
 function isPostgres(db: Tx): boolean {
@@ -143,6 +142,7 @@ async function sweepBatch(
   limit: number,
   rotationId: number,
   cursor: { id: string | null },
+  pool: EncodePool | null,
 ): Promise<number> {
   const kr = await vault.keyring(); // outside the transaction: PGlite has one connection
   return db.transaction(async (tx) => {
@@ -160,25 +160,17 @@ async function sweepBatch(
     if (cursor.id === null || last > cursor.id) cursor.id = last; // hex uuids compare like PostgreSQL's uuid order
     const ids = found.map((r) => r.id as string);
     const isContacts = spec.table === 'contacts';
-    const emailIdx: number[] = [];
-    const newCols = spec.columns.map(([col, name]) =>
-      found.map((r) => {
-        const v = r[col];
-        if (v == null) return null;
-        const ctx = { table: spec.table, column: name, rowId: r.id as string };
-        const buf = Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
-        if (isContacts && name === 'email') {
-          const plain = decryptFieldText(kr, ctx, buf);
-          emailIdx.push(emailBidx(kr, plain));
-          return encryptField(kr, ctx, plain);
-        }
-        return reencryptField(kr, ctx, buf) ?? buf;
-      }),
-    );
-    const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
     // PostgreSQL gets the arrays in binary (no hex text either side); PGlite takes them as arrays of Buffers.
-    const binary = isPostgres(db);
-    const arrays = newCols.map((vals) => sql`${sql.param(binary ? byteaArrayParam(vals) : vals)}::bytea[]`);
+    const job: ReencryptJob = {
+      table: spec.table,
+      columns: spec.columns,
+      ids,
+      values: spec.columns.map(([col]) => found.map((r) => (r[col] as Uint8Array | null) ?? null)),
+      binary: isPostgres(db),
+    };
+    const { columns, emailIdx } = pool ? await pool.reencrypt(job) : reencryptColumns(kr, job);
+    const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
+    const arrays = columns.map((vals) => sql`${sql.param(vals)}::bytea[]`);
     const aliases = spec.columns.map((_, i) => sql.identifier(`c${i}`));
     const reindex = isContacts ? sql`, email_bidx = u.eb, bidx_layout = ${BIDX_LAYOUT}` : sql``;
     await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion} ${reindex}
@@ -216,69 +208,87 @@ export async function runRotation(
   // On PostgreSQL two loops share the cursor: one encrypts a batch while the
   // other's UPDATE runs on the server. PGlite has one connection: one loop.
   const loops = o.concurrency ?? (isPostgres(db) ? 2 : 1);
-  const sweep = async (): Promise<boolean> => {
-    for (const spec of ENCRYPTED_TABLES) {
-      // Two passes: the second, from the start, catches rows skipped while another transaction held them.
-      for (let pass = 0; pass < 2; pass++) {
-        const cursor = { id: null as string | null };
-        let stopped = false;
-        const loop = async () => {
-          for (;;) {
-            // Counted when started, so concurrent loops stop at exactly maxBatches.
-            if (o.maxBatches !== undefined && batches >= o.maxBatches) {
-              stopped = true;
-              return;
+  // Re-encryption on worker threads where there are cores to spare (PostgreSQL only: PGlite's one connection is the limit).
+  const workers = isPostgres(db) ? (o.workers ?? defaultRotationWorkers()) : 0;
+  const pool = workers > 0 ? new EncodePool(await vault.keyring(), { defs: [], ownerUserId: null, tags: [] }, workers) : null;
+  try {
+    const sweep = async (): Promise<boolean> => {
+      for (const spec of ENCRYPTED_TABLES) {
+        // Two passes: the second, from the start, catches rows skipped while another transaction held them.
+        for (let pass = 0; pass < 2; pass++) {
+          const cursor = { id: null as string | null };
+          let stopped = false;
+          const loop = async () => {
+            for (;;) {
+              // Counted when started, so concurrent loops stop at exactly maxBatches.
+              if (o.maxBatches !== undefined && batches >= o.maxBatches) {
+                stopped = true;
+                return;
+              }
+              batches++;
+              const n = await sweepBatch(db, vault, spec, active, batchSize, rotationId, cursor, pool);
+              if (n === 0) {
+                batches--;
+                return;
+              }
+              if (o.onProgress) o.onProgress((await getRotation(db, rotationId))!);
             }
-            batches++;
-            const n = await sweepBatch(db, vault, spec, active, batchSize, rotationId, cursor);
-            if (n === 0) {
-              batches--;
-              return;
-            }
-            if (o.onProgress) o.onProgress((await getRotation(db, rotationId))!);
-          }
-        };
-        await Promise.all(Array.from({ length: loops }, loop));
-        if (stopped) return false;
+          };
+          await Promise.all(Array.from({ length: loops }, loop));
+          if (stopped) return false;
+        }
       }
-    }
-    return true;
-  };
-  if (!(await sweep())) return (await getRotation(db, rotationId))!;
-  // Another process may still hold a keyring cached before the rotation and
-  // write under the old version: wait out its cache, then sweep again.
-  const grace = o.graceMs ?? 2 * vault.cacheMs;
-  if (grace > 0) {
-    await new Promise((r) => setTimeout(r, grace));
+      return true;
+    };
     if (!(await sweep())) return (await getRotation(db, rotationId))!;
+    // Another process may still hold a keyring cached before the rotation and
+    // write under the old version: wait out its cache, then sweep again.
+    const grace = o.graceMs ?? 2 * vault.cacheMs;
+    if (grace > 0) {
+      await new Promise((r) => setTimeout(r, grace));
+      if (!(await sweep())) return (await getRotation(db, rotationId))!;
+    }
+    [rotation] = await db.transaction(async (tx) => {
+      if ((await remaining(tx, active)) > 0)
+        throw new Error('rows under the old key appeared during the final check; run the rotation again');
+      await tx
+        .update(dataKeys)
+        .set({ state: 'retired' })
+        .where(
+          and(
+            eq(dataKeys.workspaceId, WORKSPACE_ID),
+            eq(dataKeys.purpose, 'field'),
+            eq(dataKeys.state, 'retiring'),
+          ),
+        );
+      return tx
+        .update(keyRotations)
+        .set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() })
+        .where(eq(keyRotations.id, rotationId))
+        .returning();
+    });
+    vault.invalidate();
+    await appendAudit(db, actor, {
+      action: 'keys.field_rotation_completed',
+      target: `field key v${rotation.fromVersion} → v${rotation.toVersion}`,
+      details: { rotationId, rows: rotation.done, retired: rotation.fromVersion },
+    });
+    o.onProgress?.(rotation);
+    return rotation;
+  } finally {
+    await pool?.close();
   }
-  [rotation] = await db.transaction(async (tx) => {
-    if ((await remaining(tx, active)) > 0)
-      throw new Error('rows under the old key appeared during the final check; run the rotation again');
-    await tx
-      .update(dataKeys)
-      .set({ state: 'retired' })
-      .where(
-        and(
-          eq(dataKeys.workspaceId, WORKSPACE_ID),
-          eq(dataKeys.purpose, 'field'),
-          eq(dataKeys.state, 'retiring'),
-        ),
-      );
-    return tx
-      .update(keyRotations)
-      .set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() })
-      .where(eq(keyRotations.id, rotationId))
-      .returning();
-  });
-  vault.invalidate();
-  await appendAudit(db, actor, {
-    action: 'keys.field_rotation_completed',
-    target: `field key v${rotation.fromVersion} → v${rotation.toVersion}`,
-    details: { rotationId, rows: rotation.done, retired: rotation.fromVersion },
-  });
-  o.onProgress?.(rotation);
-  return rotation;
+}
+
+/**
+ * Rotation worker threads: `MAILWARDEN_ROTATION_WORKERS`, else one per core beyond two (at most 2). None on
+ * 2 cores: measured there (100,000 contacts on PostgreSQL), a worker gave the same rate for ~25 % more CPU,
+ * since this thread and the database backend already keep both cores busy.
+ */
+function defaultRotationWorkers(): number {
+  const env = process.env.MAILWARDEN_ROTATION_WORKERS;
+  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
+  return Math.max(0, Math.min(2, availableParallelism() - 2));
 }
 
 /**

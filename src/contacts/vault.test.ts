@@ -327,7 +327,8 @@ describe('resumable work', () => {
     assert.equal((await owner.get(`/api/contacts/${fresh.id}`)).statusCode, 200);
     assert.equal((await owner.get('/api/contacts?limit=500')).statusCode, 200, 'both versions decrypt meanwhile');
 
-    const finished = await runRotation(t.database.db, vault, actor, rotation.id, { batchSize: 50, graceMs: 0 });
+    // The resumed run re-encrypts on a worker thread (PostgreSQL; PGlite always works inline): both paths must agree.
+    const finished = await runRotation(t.database.db, vault, actor, rotation.id, { batchSize: 50, graceMs: 0, workers: 1 });
     assert.equal(finished.state, 'completed');
     for (const table of ['contacts', 'contact_import_errors', 'contact_consents', 'contact_activities']) {
       const versions = await t.database.query<{ v: number }>(`SELECT DISTINCT key_version AS v FROM ${table} WHERE key_version IS NOT NULL`);
@@ -341,6 +342,7 @@ describe('resumable work', () => {
     for (const r of sample) assert.equal(r.emailEnc.readUInt32BE(1), rotation.toVersion);
     assert.equal((await getRotation(t.database.db, rotation.id))!.done >= total[0].n, true);
     assert.equal((await owner.get('/api/contacts?email=grace.hopper@navy.example.com')).json().items.length, 1);
+    assert.equal((await owner.get('/api/contacts?limit=500')).statusCode, 200, 'every re-encrypted row decrypts');
     assert.equal((await audits('keys.field_rotation_completed')).length, 1);
   });
 

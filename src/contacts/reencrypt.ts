@@ -1,0 +1,84 @@
+// The CPU part of a field-key rotation batch: re-encrypt every encrypted column
+// of the rows under the active key (contacts also get their email blind index
+// recomputed, since the email is decrypted anyway). Pure: runs inline or in an
+// encode worker thread (encode-pool.ts), with the same result.
+import { decryptFieldText, encryptField, type Keyring, reencryptField } from '../crypto/field-cipher.ts';
+import { byteaArrayParam } from '../db/copy.ts';
+import { emailBidx } from './vault.ts';
+
+export interface ReencryptJob {
+  table: string;
+  /** [column, AAD column name] pairs, as in rotation.ts ENCRYPTED_TABLES. */
+  columns: readonly (readonly [string, string])[];
+  ids: string[];
+  /** values[c][r]: column c of row r as stored (null when empty), or that packed by `packJob` for a worker. */
+  values: (Uint8Array | null)[][] | PackedColumn[];
+  /** Answer each column as one binary bytea[] parameter (PostgreSQL) instead of an array of Buffers. */
+  binary: boolean;
+}
+
+export interface ReencryptResult {
+  columns: (Buffer | (Buffer | null)[])[];
+  /** Contacts only: the email blind index of each row under the current layout. */
+  emailIdx: number[];
+}
+
+const asBuffer = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+
+/** One column's values in one buffer: value r is data[offsets[r]..offsets[r+1]), null where lengths[r] = -1. */
+export interface PackedColumn {
+  data: Uint8Array;
+  starts: Int32Array;
+  lengths: Int32Array;
+}
+
+/**
+ * The job with each column packed into one buffer: a structured clone to a
+ * worker then copies a few contiguous buffers, not thousands of small Buffers
+ * (each of which may drag its whole 8 KiB allocation slab along).
+ */
+export function packJob(job: ReencryptJob): ReencryptJob {
+  const values = (job.values as (Uint8Array | null)[][]).map((col) => {
+    let size = 0;
+    for (const v of col) size += v?.length ?? 0;
+    const data = new Uint8Array(size);
+    const starts = new Int32Array(col.length);
+    const lengths = new Int32Array(col.length);
+    let pos = 0;
+    col.forEach((v, r) => {
+      starts[r] = pos;
+      lengths[r] = v == null ? -1 : v.length;
+      if (v) {
+        data.set(v, pos);
+        pos += v.length;
+      }
+    });
+    return { data, starts, lengths };
+  });
+  return { ...job, values };
+}
+
+function unpack(c: (Uint8Array | null)[] | PackedColumn): (Uint8Array | null)[] {
+  if (Array.isArray(c)) return c;
+  return Array.from(c.starts, (s, r) => (c.lengths[r] < 0 ? null : c.data.subarray(s, s + c.lengths[r])));
+}
+
+export function reencryptColumns(kr: Keyring, job: ReencryptJob): ReencryptResult {
+  const isContacts = job.table === 'contacts';
+  const emailIdx: number[] = [];
+  const columns = job.columns.map(([, name], c) => {
+    const out = unpack(job.values[c]).map((v, r) => {
+      if (v == null) return null;
+      const ctx = { table: job.table, column: name, rowId: job.ids[r] };
+      const buf = asBuffer(v);
+      if (isContacts && name === 'email') {
+        const plain = decryptFieldText(kr, ctx, buf);
+        emailIdx.push(emailBidx(kr, plain));
+        return encryptField(kr, ctx, plain);
+      }
+      return reencryptField(kr, ctx, buf) ?? buf;
+    });
+    return job.binary ? byteaArrayParam(out) : out;
+  });
+  return { columns, emailIdx };
+}
