@@ -11,6 +11,9 @@ import { systemActor } from '../audit/service.ts';
 import { openWithKey, deriveKey } from '../crypto/aead.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows } from '../db/client.ts';
+import { deliveryKeys } from '../delivery/keys.ts';
+import { OutboxTransport } from '../delivery/outbox.ts';
+import { runTestSends } from '../delivery/test-sends.ts';
 import { auditLog, campaignRecipients, campaigns, dkimKeys, engagementEvents, listMembers, templateTestSends } from '../db/schema.ts';
 import * as contactsSvc from '../contacts/service.ts';
 import { keyProviderFromConfig, Vault } from '../contacts/vault.ts';
@@ -203,6 +206,11 @@ describe('templates', () => {
     assert.equal(outbox.length, 2);
     assert.equal(outbox[0].subject, '[TEST] News');
     assert.equal(outbox[0].requestedBy, mu.id);
+    // Once handled (sent, or failed for want of a verified domain), the rendered copy is gone from the queue.
+    assert.equal(await runTestSends(t.database.db, new OutboxTransport(t.database.db), deliveryKeys(t.config.masterKey), 'bounces.example'), 2);
+    const handled = await t.database.db.select().from(templateTestSends);
+    assert.ok(handled.every((r) => r.state !== 'pending' && r.state !== 'sending'), JSON.stringify(handled.map((r) => r.state)));
+    assert.ok(handled.every((r) => r.subject === '' && r.html === '' && r.text === ''));
   });
 });
 

@@ -63,7 +63,11 @@ export async function runTestSends(db: Db, transport: MailTransport, keys: SendK
         state = r.status === 'accepted' ? 'sent' : 'failed';
       }
     } finally {
-      await db.update(templateTestSends).set({ state }).where(eq(templateTestSends.id, id));
+      // The rendered copy may carry a real contact's data (a test send "as" a contact): keep it only until sent.
+      await db
+        .update(templateTestSends)
+        .set({ state, subject: '', html: '', text: '' })
+        .where(eq(templateTestSends.id, id));
     }
   }
   return claimed.length;
