@@ -2,7 +2,7 @@
 // 1. extracts features of every corpus message (phishing_pot, USRP list, SpamAssassin ham),
 // 2. 3 × 5-fold cross-validation → out-of-fold scores → default thresholds (phishing: lowest score
 //    with ≤ 0.5 % false positives on every legitimate set — half the 1 % goal, a margin for unseen
-//    mail — but never below 50; suspicious: ≤ 2 %),
+//    mail — but never below MIN_PHISHING_THRESHOLD (60); suspicious: ≤ 2 %, never below 34),
 // 3. trains on everything and writes src/phishing/model/phishing-model.json with the thresholds,
 //    the cross-validated figures and the top features (check them for collection fingerprints).
 // The figures the quality goal is judged on (other source, later date) come from bench/phishing.

@@ -13,10 +13,22 @@ export const PHISHING_TIME_CUT = Date.UTC(2024, 3, 1);
  * The phishing threshold never goes below this score. Cross-validation inside the development
  * data is optimistic (a legitimate collection seen in training is easy to recognise again), so
  * the lowest threshold with ≤ 0.5 % false positives there can fall to ~20 — a "phishing" verdict
- * for a message the model itself rates as probably legitimate. 50 = more likely phishing than
- * not, at the calibrated 20 % prior.
+ * for a message the model itself rates as probably legitimate. 50 would be "more likely phishing
+ * than not" at the calibrated 20 % prior; 60 adds a margin of 0.4 log-odds for legitimate mail
+ * unlike any training set: at 50, newsletters held out of training were flagged at 0.8 % (the
+ * edge of the 1 % goal) and easy_ham unseen by a model that knew only a mailing list at 1.6 %;
+ * at 60, 0.4 % and 1.0 %, for ~1.5 points of detection. (This margin was chosen looking at the
+ * held-out rows of bench/phishing, which makes them validation for this choice.)
  */
-export const MIN_PHISHING_THRESHOLD = 50;
+export const MIN_PHISHING_THRESHOLD = 60;
+
+/**
+ * The suspicious threshold never goes below this score: odds at least twice those of a message
+ * without any evidence (which scores the 20 % prior). Since the bias stopped being learned,
+ * in-distribution CV would put it at ~24, and unseen legitimate sets then came out 2.5–5 %
+ * "suspicious" (each of those gets a warning banner in gateway mode).
+ */
+export const MIN_SUSPICIOUS_THRESHOLD = 34;
 
 export interface Thresholds {
   suspicious: number;
@@ -42,7 +54,8 @@ export function crossValidate(ex: Example[], k: number, seed: number, opts: Trai
 /**
  * The shipped threshold rule, from held-out scores: phishing = the lowest score with ≤ 0.5 %
  * false positives on every legitimate set (half the 1 % goal, a margin for mail unlike the
- * training sets), but at least MIN_PHISHING_THRESHOLD; suspicious = the lowest with ≤ 2 %.
+ * training sets), but at least MIN_PHISHING_THRESHOLD; suspicious = the lowest with ≤ 2 %, but at
+ * least MIN_SUSPICIOUS_THRESHOLD.
  */
 export function chooseThresholds(ex: Example[], scores: number[]): Thresholds {
   const sets = [...new Set(ex.filter((e) => e.label === 0).map((e) => e.set))];
@@ -55,7 +68,7 @@ export function chooseThresholds(ex: Example[], scores: number[]): Thresholds {
     else break;
   }
   let suspicious = phishing;
-  for (let t = phishing; t >= 20; t--) {
+  for (let t = phishing; t >= MIN_SUSPICIOUS_THRESHOLD; t--) {
     if (fpAt(t) <= 0.02) suspicious = t;
     else break;
   }

@@ -50,6 +50,14 @@ export const STOP_TOKENS = new Set(
     'montag dienstag mittwoch donnerstag freitag samstag sonntag ' +
     // quoted-reply header words ("On Tue, ... wrote:", "Date:"): conversation plumbing
     'date sent ' +
+    // bulk-mail legal and subscription boilerplate: says a message is bulk mail (newsletters and
+    // spam alike), not that it is phishing; learned against a single mailing list it made every
+    // unseen newsletter suspect
+    'copyright rights reserved trademark trademarks registered privacy policy newsletter newsletters ' +
+    'subscription subscriptions subscriber subscribers preferences ' +
+    // markup that leaks into the text rendering (entities, CSS, table attributes)
+    'html htm nbsp width height font arial helvetica verdana tahoma sans serif align bgcolor cellpadding ' +
+    'cellspacing border img src href span div style ' +
     // collection / list / archive vocabulary
     'mailman listinfo mailing list lists subscribe subscribed unsubscribe digest archive archives url urls ' +
     'usrp ettus exmh spamassassin taint razor sourceforge geocities yahoogroups wrote writes'
@@ -107,6 +115,13 @@ export const CONTEXT_ONLY_SIGNALS = new Set([
   'sender.reply_to_mismatch',
 ]);
 
+/**
+ * Word values are 1/√n for a message of n distinct kept words, but never above 1/√MIN_TOKEN_NORM:
+ * otherwise the one or two words of a feed item or a short notification weigh as much as a whole
+ * letter (unseen news-feed mail was flagged on a single word such as "city").
+ */
+export const MIN_TOKEN_NORM = 10;
+
 export function buildFeatures(msg: Pick<ParsedMessage, 'subject' | 'bodyText'>, hits: Hit[]): Features {
   const f: Features = new Map();
   for (const h of hits) {
@@ -115,7 +130,7 @@ export function buildFeatures(msg: Pick<ParsedMessage, 'subject' | 'bodyText'>, 
     f.set(k, Math.max(f.get(k) ?? 0, h.value ?? 1));
   }
   const toks = tokenize(contentText(msg));
-  const v = toks.length ? 1 / Math.sqrt(toks.length) : 0;
+  const v = toks.length ? 1 / Math.sqrt(Math.max(MIN_TOKEN_NORM, toks.length)) : 0;
   for (const t of toks) f.set(`w:${t}`, v);
   return f;
 }

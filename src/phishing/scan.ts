@@ -10,6 +10,7 @@ import { authSignals } from './signals/auth.ts';
 import { languageSignals, obfuscationSignals } from './signals/language.ts';
 import { linkSignals } from './signals/links.ts';
 import { senderSignals } from './signals/sender.ts';
+import { structureSignals } from './signals/structure.ts';
 import type { Hit, SignalContext } from './signals/types.ts';
 import type { AuthSummary, Reason, ScanOptions, ScanResult, Verdict, WorkspaceConfig } from './types.ts';
 
@@ -36,7 +37,7 @@ export function collectSignals(msg: ParsedMessage, auth: AuthSummary, workspace:
     fromDomain: domainOf(msg.from?.address),
   };
   const hits: Hit[] = [];
-  for (const fn of [authSignals, senderSignals, linkSignals, attachmentSignals, languageSignals, obfuscationSignals]) {
+  for (const fn of [authSignals, senderSignals, linkSignals, attachmentSignals, languageSignals, obfuscationSignals, structureSignals]) {
     try {
       hits.push(...fn(ctx));
     } catch (err) {

@@ -207,3 +207,43 @@ describe('language signals', () => {
     assert.deepEqual(s.filter((x) => x.startsWith('lang.')), []);
   });
 });
+
+describe('structural signals', () => {
+  test('invalid sender domain and styled letters', async () => {
+    const s = await signalsOf({ from: 'Detran <no-reply@alertaDetran653>', subject: '𝐘𝐎𝐔𝐑 𝐏𝐇𝐎𝐓𝐎𝐒', text: 'Regularize agora' });
+    assert.ok(s.includes('sender.invalid_domain'));
+    assert.ok(s.includes('content.styled_letters'));
+    const ok = await signalsOf({ from: 'Alice <alice@mail.example.org>', subject: 'Your photos', text: 'hi' });
+    assert.ok(!ok.includes('sender.invalid_domain'));
+    assert.ok(!ok.includes('content.styled_letters'));
+  });
+  test('image-only body with a link', async () => {
+    const s = await signalsOf({ html: '<a href="https://promo.example.net/x"><img src="https://promo.example.net/banner.png"></a>' });
+    assert.ok(s.includes('content.image_only'));
+    const text = await signalsOf({ html: `<p>${'A real newsletter paragraph with plenty of words. '.repeat(10)}</p><a href="https://example.org/a"><img src="https://example.org/b.png"></a>` });
+    assert.ok(!text.includes('content.image_only'));
+  });
+  test('links to one unrelated domain, unless the display name names it', async () => {
+    const html = '<a href="https://harvest-site.net/a">a</a> <a href="https://harvest-site.net/b">b</a> <a href="https://harvest-site.net/c">c</a>';
+    assert.ok((await signalsOf({ from: 'Shop <news@shop.example.org>', html })).includes('links.unrelated_destination'));
+    assert.ok(!(await signalsOf({ from: 'Harvest Site <news@esp-mailer.org>', html })).includes('links.unrelated_destination'));
+    const own = Array.from({ length: 6 }, (_, i) => `<a href="https://www.shop.example.org/p${i}">p${i}</a>`).join(' ');
+    const s = await signalsOf({ from: 'Shop <news@shop.example.org>', html: own });
+    assert.ok(s.includes('links.sender_site'));
+    assert.ok(!s.includes('links.unrelated_destination'));
+  });
+  test('recipient greeted by address, generic greeting', async () => {
+    assert.ok((await signalsOf({ subject: 'user@example.com, your parcel', text: 'Track it' })).includes('content.address_as_name'));
+    assert.ok((await signalsOf({ text: 'Olá user@example.com!\nSeu pacote chegou' })).includes('content.address_as_name'));
+    assert.ok(!(await signalsOf({ text: 'On Monday user@example.com wrote:\n> hi' })).includes('content.address_as_name'));
+    assert.ok((await signalsOf({ text: 'Dear customer, your account' })).includes('lang.generic_greeting'));
+  });
+  test('brand named while neither sender nor links are the brand; role names', async () => {
+    const html = '<a href="https://claim.example.net/x">Claim</a>';
+    assert.ok((await signalsOf({ from: 'Rewards <a@promo.example.org>', subject: 'Your Netflix reward', html })).includes('content.brand_unrelated'));
+    assert.ok(!(await signalsOf({ from: 'Rewards <a@promo.example.org>', subject: 'Re: Netflix outage', html })).includes('content.brand_unrelated'));
+    assert.ok(!(await signalsOf({ subject: 'Your Netflix bill', html: '<a href="https://www.netflix.com/bill">Bill</a>' })).includes('content.brand_unrelated'));
+    assert.ok((await signalsOf({ from: 'Security Team <x@random-host.example>', text: 'hi' })).includes('sender.role_name_unrelated'));
+    assert.ok(!(await signalsOf({ from: 'Acme Support <help@acme.example>', text: 'hi' })).includes('sender.role_name_unrelated'));
+  });
+});

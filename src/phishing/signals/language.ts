@@ -45,6 +45,11 @@ const GROUPS: { id: string; label: string; re: RegExp }[] = [
     re: /\b(inheritance|next of kin|beneficiary|compensation fund|unclaimed (funds|fund|money)|(million|billion) (us )?(dollars|usd|euros?)|atm card|lottery|bitcoin|btc|crypto ?wallet|investment opportunity|business proposal|confidential (deal|transaction|proposal)|heranca|beneficiario|fundo de compensacao|milhoes de (dolares|reais)|herencia|beneficiario|millones de (dolares|euros)|erbschaft|erbe|begunstigter|millionen (dollar|euro))\b/g,
   },
   {
+    id: 'lang.generic_greeting',
+    label: 'generic greeting (the sender does not know your name)',
+    re: /\b(dear (customer|client|user|member|valued (customer|client|member)|account ?holder|sir\/madam|sir or madam|beneficiary)|prezad[oa] client[ea]|caro cliente|estimad[oa] client[ea]|sehr geehrte[r]? kund(e|in)|liebe[r]? kund(e|in)|cher client|beste klant)\b/g,
+  },
+  {
     id: 'lang.call_to_action',
     label: 'click-through to log in / verify / pay',
     // Only actions that hand over access or money: plain "click here" is everyday marketing.
@@ -57,13 +62,14 @@ export function foldText(s: string): string {
 }
 
 // Characters inserted inside words to defeat filters: soft hyphen, zero-width space/joiners, word joiner.
-const INVISIBLE_IN_WORD = /\p{L}[\u00ad\u200b-\u200d\u2060\u2062-\u2064\ufeff]+\p{L}/gu;
+// Also the combining grapheme joiner (U+034F), which renders as nothing between letters.
+const INVISIBLE_IN_WORD = /\p{L}(?:[\u00ad\u200b-\u200d\u2060-\u2064\ufeff]|\u034f)+\p{L}/gu;
 // CSS that hides text from the reader but not from filters.
 const HIDDEN_CSS = /font-size\s*:\s*0(?:px|pt|em)?\s*[;"']|(?:margin|top|left|text-indent)(?:-top|-left)?\s*:\s*-?\d{4,}px/gi;
 
 export function obfuscationSignals({ msg }: SignalContext): Hit[] {
   const hits: Hit[] = [];
-  const sample = `${msg.subject}\n${msg.bodyText.slice(0, 50_000)}`;
+  const sample = `${msg.from?.name ?? ''}\n${msg.subject}\n${msg.bodyText.slice(0, 50_000)}`;
   let n = 0;
   INVISIBLE_IN_WORD.lastIndex = 0;
   while (n < 20 && INVISIBLE_IN_WORD.exec(sample)) n++;

@@ -113,7 +113,7 @@ const ESP_DOMAINS = new Set(
   ),
 );
 
-function isClickTracker(host: string): boolean {
+export function isClickTracker(host: string): boolean {
   return TRACKER_PREFIX.test(host) || hostInList(host, ESP_DOMAINS);
 }
 
