@@ -2,7 +2,7 @@
 // Every quality figure comes from held-out data. The goal is judged on "other source, later date"
 // splits (evaluate.ts): phishing before Apr 2024 trains, later phishing tests, and one legitimate
 // source or set is never trained on; each split picks its own threshold with the shipped rule on
-// its training data only. 5-fold cross-validation is shown for comparison (in-distribution).
+// its training data only (nested leave-one-legitimate-set-out, evaluate.ts thresholdsFromTraining). 5-fold cross-validation is shown for comparison (in-distribution).
 // Throughput is measured through scanPaths (what `mailwarden scan` runs) on the corpus folders.
 // Writes the phishing section of docs/benchmarks.md.
 import { readFileSync } from 'node:fs';
@@ -14,17 +14,19 @@ import {
   crossValidate,
   heldOutSplits,
   MIN_PHISHING_THRESHOLD,
+  MIN_SUSPICIOUS_THRESHOLD,
   PHISHING_TIME_CUT,
   ratesBySet,
   type SetRate,
   thresholdsFromTraining,
 } from '../../src/phishing/evaluate.ts';
-import { CONTEXT_ONLY_SIGNALS, MIN_TOKEN_NORM } from '../../src/phishing/features.ts';
+import { CONTEXT_ONLY_SIGNALS, DILUTED_SIGNALS, DILUTION_WORDS, MIN_TOKEN_NORM } from '../../src/phishing/features.ts';
 import { bundledModel, type Model } from '../../src/phishing/model.ts';
 import { scanMessage } from '../../src/phishing/scan.ts';
 import {
   DEFAULT_CORPUS,
   DEFAULT_TOKEN_CAP,
+  DEFAULT_WORD_EVIDENCE_CAP,
   LEGIT_SIGNALS,
   listCorpus,
   loadExamples,
@@ -101,6 +103,9 @@ async function main() {
     name: string;
     heldOut: string;
     t: number;
+    method: string;
+    /** Lowest threshold that would have kept every held-out legitimate set ≤ 1 % (hindsight). */
+    oracle: { t: number; detection: number } | null;
     rates: Record<string, SetRate>;
     auc: number;
     drivers: string;
@@ -109,8 +114,15 @@ async function main() {
   const held: Held[] = [];
   for (const sp of heldOutSplits(ex)) {
     const m = trainModel(sp.train);
-    const t = thresholdsFromTraining(sp.train).phishing;
+    const th = thresholdsFromTraining(sp.train);
+    const t = th.phishing;
     const sc = sp.test.map((e) => predictExample(m, e.features));
+    let oracle: Held['oracle'] = null;
+    for (let o = 1; o <= 100 && !oracle; o++) {
+      const r = ratesBySet(sp.test, sc, o);
+      if (Object.entries(r).every(([k, v]) => k === 'phishing' || v.rate <= 0.01))
+        oracle = { t: o, detection: r.phishing?.rate ?? 0 };
+    }
     // What pushes unseen legitimate mail over the threshold (mean log-odds per false positive).
     const fps = sp.test.filter((e, i) => e.label === 0 && sc[i] * 100 >= t);
     const agg = new Map<string, number>();
@@ -126,13 +138,15 @@ async function main() {
       name: sp.name,
       heldOut: sp.heldOut,
       t,
+      method: th.method,
+      oracle,
       rates: ratesBySet(sp.test, sc, t),
       auc: rocAuc(sp.test.map((e, i) => ({ p: sc[i], y: e.label }))),
       drivers,
       nTrain: sp.train.length,
     };
     held.push(r);
-    log(sp.name, 'threshold', t, JSON.stringify(r.rates), 'AUC', r.auc.toFixed(4));
+    log(sp.name, 'threshold', t, th.method, JSON.stringify(r.rates), 'AUC', r.auc.toFixed(4), 'oracle', oracle);
   }
 
   // ---- 4. which signals fired -------------------------------------------------------------
@@ -208,25 +222,26 @@ async function main() {
   md.push('');
   md.push(
     `Corpus: ${counts.phishing} phishing (phishing_pot 2022–24), legitimate: ${counts['mailing-list']} mailing-list (USRP list 2019–22), ${counts.easy_ham} easy_ham, ${counts.easy_ham_2} easy_ham_2, ${counts.hard_ham} hard_ham (SpamAssassin 2002, newsletters included). ` +
-      `Offline authentication (trusting the top-most Authentication-Results header). Shipped thresholds: suspicious ${T.suspicious}, phishing ${T.phishing}. Load average at the start of the run: ${load0.toFixed(1)} (2 cores shared with other jobs).`,
+      `Offline authentication (trusting the top-most Authentication-Results header). Shipped thresholds (the same rule on all the development data): suspicious ${T.suspicious}, phishing ${T.phishing} (floors ${MIN_SUSPICIOUS_THRESHOLD} / ${MIN_PHISHING_THRESHOLD}). Load average at the start of the run: ${load0.toFixed(1)} (2 cores shared with other jobs).`,
   );
   md.push('');
   md.push(
     `**Protocol: other source, later date.** Phishing dated before ${cut} trains (${counts.phishing - nNew}), the ${nNew} later messages test. ` +
       'Each row removes one legitimate source (strict: the model then knows a single kind of legitimate mail) or one legitimate set from training entirely and tests on it. ' +
-      `Each row trains its own model and picks its own phishing threshold with the shipped rule (lowest score with ≤ 0.5 % FP on every legitimate set in a 4-fold CV of that row's training data, never below ${MIN_PHISHING_THRESHOLD}) — the test mail plays no part in either. ` +
-        'Caveat: the structural signals, caps and the threshold floor were developed while looking at these rows, so they are validation rather than pristine test figures; the figures that count remain those on other real mail.',
+      `Each row trains its own model and picks its own phishing threshold from its training data alone, with the rule the shipped model uses (\`thresholdsFromTraining\`): every legitimate set of the row's training data is scored by a model trained without it (nested leave-one-legitimate-set-out; plain 4-fold CV when the row trains on a single legitimate set), and the threshold is the lowest score with ≤ 1 % false positives on each of those sets, never below ${MIN_PHISHING_THRESHOLD} (= more likely phishing than not at the calibrated 20 % prior). The test mail plays no part in either. ` +
+        'Caveat: the structural signals, the caps, the dilution of lure signals in long texts and the 1 % target were developed while these rows were being looked at, so they are validation rather than pristine test figures; the figures that count remain those on other real mail. ' +
+        'The "hindsight" column is not a result: the lowest threshold at which the held-out legitimate mail would have stayed ≤ 1 %, and the detection there.',
   );
   md.push('');
   md.push(
-    '| held out (never trained on) | threshold | later phishing detected | FP mailing-list | FP easy_ham | FP easy_ham_2 | FP hard_ham | ROC AUC | goal met |',
+    '| held out (never trained on) | threshold (from training data) | later phishing detected | FP mailing-list | FP easy_ham | FP easy_ham_2 | FP hard_ham | ROC AUC | goal met | hindsight: threshold for ≤ 1 % FP → detection |',
   );
-  md.push('|---|---|---|---|---|---|---|---|---|');
+  md.push('|---|---|---|---|---|---|---|---|---|---|');
   const cell = (r: Record<string, SetRate>, s: string) =>
     r[s] ? `${pct(r[s].rate)} (${r[s].flagged}/${r[s].n})` : '—';
   for (const h of held)
     md.push(
-      `| ${h.name} | ${h.t} | ${cell(h.rates, 'phishing')} | ${LEGIT_SETS.map((s) => cell(h.rates, s)).join(' | ')} | ${h.auc.toFixed(4)} | ${met(h) ? 'yes' : '**no**'} |`,
+      `| ${h.name} | ${h.t} (${h.method}) | ${cell(h.rates, 'phishing')} | ${LEGIT_SETS.map((s) => cell(h.rates, s)).join(' | ')} | ${h.auc.toFixed(4)} | ${met(h) ? 'yes' : '**no**'} | ${h.oracle ? `${h.oracle.t} → ${pct(h.oracle.detection)}` : '—'} |`,
     );
   md.push('');
   const failing = held.filter((h) => !met(h));
@@ -240,7 +255,7 @@ async function main() {
   const fpOk = held.filter((h) => legitOf(h).every((s) => h.rates[s].rate <= 0.01)).length;
   const detOk = held.filter((h) => (h.rates.phishing?.rate ?? 0) >= 0.9).length;
   md.push(
-    `Separately: false positives ≤ 1 % on the unseen legitimate mail in ${fpOk} of ${held.length} rows; ≥ 90 % of the later phishing detected in ${detOk} of ${held.length} rows (a row whose own threshold rule climbed above ${MIN_PHISHING_THRESHOLD} to keep its training legitimate sets at ≤ 0.5 % detects less of the later phishing).`,
+    `Separately: false positives ≤ 1 % on the unseen legitimate mail in ${fpOk} of ${held.length} rows; ≥ 90 % of the later phishing detected in ${detOk} of ${held.length} rows.`,
   );
   md.push('');
   md.push(
@@ -278,6 +293,7 @@ async function main() {
               .join(', ')}`
           : ''
       }. ` +
+      `Words together add at most ${DEFAULT_WORD_EVIDENCE_CAP} log-odds to a message (so words alone never make a phishing verdict); lure and link signals (${[...DILUTED_SIGNALS].map((x) => `\`${x}\``).join(', ')}) are diluted by ${DILUTION_WORDS}/n in texts of n > ${DILUTION_WORDS} distinct words. ` +
       `Signals whose legitimate prevalence is an artefact of collection (${[...CONTEXT_ONLY_SIGNALS].map((x) => `\`${x}\``).join(', ')}) are shown to analysts but not scored; words must occur in ≥ 3 messages of ≥ 2 collections and in both classes, proper names, months and weekdays are dropped, word weights are capped at ±${DEFAULT_TOKEN_CAP} and a word's value is at most 1/√${MIN_TOKEN_NORM} (so the one or two words of a feed item cannot decide). ` +
       `The bias is not learned (a message without evidence scores the 20 % prior); signals that legitimate bulk mail also shows are capped (${Object.entries(SIGNAL_CAPS)
         .map(([k, v]) => `\`${k.slice(4)}\` ≤ ${v}`)

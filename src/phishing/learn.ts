@@ -5,7 +5,7 @@
 // rewriting the model. The bias is untouched: feedback never moves every message's score.
 import { offlineAuth } from './auth.ts';
 import { buildFeatures, type Features } from './features.ts';
-import { bundledModel, type Model } from './model.ts';
+import { bundledModel, type Model, predict } from './model.ts';
 import { parseMessage } from './parse.ts';
 import { collectSignals } from './scan.ts';
 import type { ModelAdjustment, WorkspaceConfig } from './types.ts';
@@ -42,11 +42,12 @@ export function updateAdjustment(
   const lr = opts.learningRate ?? 0.5;
   const l2 = opts.l2 ?? 0.01;
   const maxDelta = opts.maxDelta ?? 6;
-  const bias = base.bias + (opts.previous?.bias ?? 0);
+  // The shipped model's part of each example's log-odds (its word evidence capped as in scoring).
+  const baseZ = examples.map((ex) => predict(ex.features, base).z + (opts.previous?.bias ?? 0));
   for (let ep = 0; ep < epochs; ep++) {
-    for (const ex of examples) {
-      let z = bias;
-      for (const [k, v] of ex.features) z += ((base.weights[k] ?? 0) + (delta.get(k) ?? 0)) * v;
+    for (const [n, ex] of examples.entries()) {
+      let z = baseZ[n];
+      for (const [k, v] of ex.features) z += (delta.get(k) ?? 0) * v;
       const p = 1 / (1 + Math.exp(-z));
       const g = p - ex.label;
       for (const [k, v] of ex.features) {

@@ -10,6 +10,8 @@ export interface Model {
   bias: number;
   weights: Record<string, number>;
   thresholds: { suspicious: number; phishing: number };
+  /** Largest total log-odds the words (w:*) of one message add; absent = uncapped. */
+  wordEvidenceCap?: number;
   meta?: Record<string, unknown>;
 }
 
@@ -43,8 +45,15 @@ export interface Prediction {
 export function predict(features: Features, model: Model, extraIds: string[] = [], adj?: ModelAdjustment): Prediction {
   let z = model.bias + (adj?.bias ?? 0);
   const contributions = new Map<string, number>();
+  // The model's word evidence is capped in total (model.wordEvidenceCap); above the cap every
+  // word's share is scaled down alike, so reasons still add up. Analyst adjustments are not capped.
+  let words = 0;
+  for (const [k, v] of features) if (k.startsWith('w:')) words += (model.weights[k] ?? 0) * v;
+  const cap = model.wordEvidenceCap ?? Number.POSITIVE_INFINITY;
+  const wordScale = words > cap ? cap / words : 1;
   for (const [k, v] of features) {
-    const w = (model.weights[k] ?? 0) + (adj?.weights[k] ?? 0);
+    const base = (model.weights[k] ?? 0) * (k.startsWith('w:') ? wordScale : 1);
+    const w = base + (adj?.weights[k] ?? 0);
     if (w === 0) continue;
     z += w * v;
     contributions.set(k, w * v);
