@@ -281,10 +281,13 @@ backends from /proc):
 Inside the import's 78 µs: csv-parse + validation ~23 µs (libphonenumber alone 8.4 µs), 5 × AES-256-GCM ~20 µs (4.0 µs per
 call measured in isolation — node:crypto's per-call cipher setup, not the AES, is the floor), 2 HMACs ~4.4 µs (the domain's is
 cached), building the COPY body ~4 µs, garbage collection ~11 % of the time; the rest is streams, promises and the duplicate
-probe (decrypting the candidates' email: ~19 per gmail address at 1,000,000 rows, which is why the rate drifts down as the
-table grows). The rotation's 63 µs are mostly its 10 GCM calls (decrypt + encrypt of 5 columns, ~40 µs). Two cores give
-2,000,000 µs of CPU per second: 78 + 36 = 114 µs per imported row caps the import near 17,500 rows/s with perfect overlap,
-and the single JavaScript thread at 78 µs caps it near 12,800; the rotation at 63 + 29 µs near 15,900 (its JavaScript thread).
+probe (~19 candidates per gmail address at 1,000,000 rows; those this run inserted itself are skipped without decrypting
+when a Bloom filter of the run's addresses rules them out — before that, the rate slid from 8,950 to 7,450 rows/s over the
+1,000,000-row run; now it stays flat). The rotation's 55–63 µs are mostly its 10 GCM calls (decrypt + encrypt of 5
+columns, ~40 µs). Two cores give 2,000,000 µs of CPU per second: 78 + 36 = 114 µs per imported row caps the import near
+17,500 rows/s with perfect overlap, and the single JavaScript thread at 78 µs caps it near 12,800; the rotation's
+JavaScript thread caps it near 16,000–18,000 (a worker thread for the GCM calls gave the same rate for ~25 % more CPU on
+2 cores: the cores are already both busy).
 An encode worker thread (\`MAILWARDEN_IMPORT_WORKERS\`) adds the cost of copying rows between threads and gave no gain on
 2 cores (it is on by default from 3 cores). Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the
 backend ~4 µs per row, list membership's two foreign keys ~6 µs, the key-version and owner indexes nothing measurable —
