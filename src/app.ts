@@ -101,7 +101,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const deps = serverDeps(config, database, logger);
   await openVault(deps.vault, database);
   const boss = createBoss(database, { url: config.database.kind === 'postgres' ? config.database.url : undefined, logger });
-  await startJobs(boss, jobDefinitions, logger);
+  await startJobs(boss, jobDefinitions, logger, database);
   attachMonitoringJobs(database, boss, logger);
   await resumeRotationJobs(boss, database.db);
   const reports = reportContext(config, database, deps.vault, logger);
@@ -135,7 +135,7 @@ export async function worker(config: Config, logger: Logger): Promise<Running> {
   const deps = serverDeps(config, database, logger);
   await openVault(deps.vault, database);
   const boss = createBoss(database, { url: config.database.kind === 'postgres' ? config.database.url : undefined, logger });
-  await startJobs(boss, jobDefinitions, logger);
+  await startJobs(boss, jobDefinitions, logger, database);
   attachMonitoringJobs(database, boss, logger);
   await resumeRotationJobs(boss, database.db);
   const reports = reportContext(config, database, deps.vault, logger);

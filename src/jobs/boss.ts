@@ -29,12 +29,55 @@ export function createBoss(database: Database, opts: { url?: string; logger: Log
   return boss;
 }
 
-/** Start pg-boss and register the given workers (`serve` and `worker` do this). */
-export async function startJobs(boss: PgBoss, defs: JobDefinition[], logger: Logger): Promise<void> {
+/**
+ * Start pg-boss and register the given workers (`serve` and `worker` do this).
+ * `database`: on PostgreSQL, queue creation is serialised across processes
+ * with a session advisory lock — pg-boss 10 creates a partition table per
+ * queue, and two workers starting together on a fresh database deadlocked
+ * in `createQueue` (one of them exited).
+ */
+export async function startJobs(
+  boss: PgBoss,
+  defs: JobDefinition[],
+  logger: Logger,
+  database?: Pick<Database, 'kind' | 'pool'>,
+): Promise<void> {
   await boss.start();
+  await createQueues(
+    boss,
+    defs.map((d) => d.queue),
+    database,
+  );
   for (const def of defs) {
-    await boss.createQueue(def.queue);
     await boss.work(def.queue, def.options ?? {}, def.handler);
     logger.debug({ queue: def.queue }, 'worker registered');
+  }
+}
+
+/** Create the queues that do not exist yet, one process at a time on PostgreSQL (see startJobs). */
+export async function createQueues(
+  boss: PgBoss,
+  queues: string[],
+  database?: Pick<Database, 'kind' | 'pool'>,
+): Promise<void> {
+  await withQueueLock(database, async () => {
+    for (const queue of queues) if (!(await boss.getQueue(queue))) await boss.createQueue(queue);
+  });
+}
+
+const QUEUE_LOCK = 727_012;
+
+async function withQueueLock(database: Pick<Database, 'kind' | 'pool'> | undefined, fn: () => Promise<void>) {
+  if (database?.kind !== 'postgres' || !database.pool) return fn();
+  const client = await database.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [QUEUE_LOCK]);
+    try {
+      await fn();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [QUEUE_LOCK]);
+    }
+  } finally {
+    client.release();
   }
 }
