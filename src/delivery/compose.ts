@@ -75,16 +75,22 @@ type PartTemplate = {
   hasSlots: boolean;
 };
 
+/**
+ * One header field as written (folded lines joined by CRLF, without the final
+ * CRLF), with its name; `canon` caches its relaxed canonical form for DKIM
+ * (dkim.ts), which is what makes signing the static headers once per campaign.
+ */
+export type HeadLine = { key: string; casedKey: string; line: Buffer; canon?: Buffer };
+
 export type MessageTemplate = {
   campaignId: string;
   messageIdDomain: string;
   messageIdKey: Buffer;
   encoding: 'quoted-printable' | 'base64';
-  /** Static headers before and after the per-recipient ones (headAfter = subjectLine + headRest). */
-  headBefore: Buffer;
-  headAfter: Buffer;
-  subjectLine: Buffer;
-  headRest: Buffer;
+  /** Static header fields before and after the per-recipient ones. */
+  linesBefore: HeadLine[];
+  subjectLine: HeadLine;
+  linesAfter: HeadLine[];
   parts: PartTemplate[];
   /** Closing boundary (or empty). */
   suffix: Buffer;
@@ -99,13 +105,20 @@ export type PersonalisedMessage = {
   envelope: { from: string; to: string[] };
   /** Header lines, each ending in CRLF (without the blank separator line). */
   head: Buffer;
+  /** The same header fields one by one, for DKIM. */
+  headLines: HeadLine[];
   body: Buffer;
   /** True when `body` is the template's shared static body. */
   bodyIsStatic: boolean;
+  /** A personalised body known to be unchanged by DKIM relaxed canonicalisation (see buildBody). */
+  bodyCanonical?: boolean;
   template: MessageTemplate;
 };
 
 const CRLF = '\r\n';
+const CRLF_BYTES = Buffer.from(CRLF);
+// Shared by every message: its relaxed form is computed once (dkim.ts caches it on the object).
+const LIST_UNSUBSCRIBE_POST: HeadLine = rawLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
 const SLOT_MARKER = /\[\[mw:([A-Za-z0-9_.:-]{1,64})\]\]/g;
 
 /** Split a rendered body on `[[mw:name]]` markers into static runs and slots. */
@@ -146,6 +159,16 @@ function header(name: string, value: string): string {
   return `${foldLines(`${name}: ${value}`, 76)}${CRLF}`;
 }
 
+function headLine(name: string, value: string): HeadLine {
+  const text = header(name, value);
+  return { key: name.toLowerCase(), casedKey: name, line: Buffer.from(text.slice(0, -CRLF.length)) };
+}
+
+/** A field whose value is known to be safe and unfolded (generated here). */
+function rawLine(name: string, value: string): HeadLine {
+  return { key: name.toLowerCase(), casedKey: name, line: Buffer.from(`${name}: ${value}`) };
+}
+
 function encodeSubject(subject: string): string {
   return /[^\x20-\x7e]/.test(subject) ? encodeWords(subject, 'Q', 52, true) : subject;
 }
@@ -176,13 +199,23 @@ export function messageIdFor(
 // of the per-recipient cost.
 const QP_SAFE = /^[\x21-\x3c\x3e-\x7e]*$/;
 
+// DKIM relaxed body canonicalisation turns a tab into a space and a run of
+// spaces into one. Encoding tabs and every space after a space (valid QP: any
+// octet may be written =XX; decoders give the same text) leaves nothing for it
+// to change, so dkim.ts can hash the body as it is instead of canonicalising it
+// (it checks that before trusting it). Line-final whitespace is already encoded.
+function relaxedStable(qp: string): string {
+  if (!qp.includes('\t') && !qp.includes('  ')) return qp;
+  return qp.replace(/\t/g, '=09').replace(/ {2,}/g, (m) => ` ${'=20'.repeat(m.length - 1)}`);
+}
+
 function qpRun(text: string, last: boolean): string {
   if (text === '') return '';
   let encoded: string;
   if (QP_SAFE.test(text)) {
     encoded = '';
     for (let i = 0; i < text.length; i += 75) encoded += i + 75 < text.length ? `${text.slice(i, i + 75)}=${CRLF}` : text.slice(i);
-  } else encoded = qpWrap(qpEncode(normaliseNewlines(text)), 75);
+  } else encoded = qpWrap(relaxedStable(qpEncode(normaliseNewlines(text))), 75);
   return last || encoded.endsWith(CRLF) ? encoded : `${encoded}=${CRLF}`;
 }
 
@@ -212,17 +245,21 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
   const kinds = (['text', 'html'] as const).filter((k) => msg[k] !== undefined);
   const multipart = kinds.length > 1;
 
-  const before = header('From', formatAddress(msg.from));
-  const subjectLine = header('Subject', encodeSubject(msg.subject));
-  let after = '';
-  if (msg.replyTo) after += header('Reply-To', formatAddress(msg.replyTo));
+  const linesBefore = [headLine('From', formatAddress(msg.from))];
+  const subjectLine = headLine('Subject', encodeSubject(msg.subject));
+  const linesAfter: HeadLine[] = [];
+  if (msg.replyTo) linesAfter.push(headLine('Reply-To', formatAddress(msg.replyTo)));
   for (const [name, value] of Object.entries(msg.headers ?? {})) {
     if (!/^[A-Za-z0-9-]+$/.test(name)) throw new TypeError(`invalid header name ${name}`);
-    after += header(name, value);
+    linesAfter.push(headLine(name, value));
   }
-  after += `MIME-Version: 1.0${CRLF}`;
-  if (multipart) after += `Content-Type: multipart/alternative;${CRLF} boundary="${boundary}"${CRLF}`;
-  else after += partHeaders(kinds[0], encoding);
+  linesAfter.push(rawLine('MIME-Version', '1.0'));
+  if (multipart) linesAfter.push(rawLine('Content-Type', `multipart/alternative;${CRLF} boundary="${boundary}"`));
+  else {
+    const [type, cte] = partHeaders(kinds[0], encoding).split(CRLF);
+    linesAfter.push(rawLine('Content-Type', type.slice('Content-Type: '.length)));
+    linesAfter.push(rawLine('Content-Transfer-Encoding', cte.slice('Content-Transfer-Encoding: '.length)));
+  }
 
   const parts: PartTemplate[] = kinds.map((kind) => {
     const source = toParts(msg[kind] as Body);
@@ -247,16 +284,15 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
     messageIdDomain: msg.messageIdDomain,
     messageIdKey: msg.messageIdKey,
     encoding,
-    headBefore: Buffer.from(before),
-    headAfter: Buffer.from(subjectLine + after),
-    subjectLine: Buffer.from(subjectLine),
-    headRest: Buffer.from(after),
+    linesBefore,
+    subjectLine,
+    linesAfter,
     parts,
     suffix,
     staticBody: null,
     bodyHashCache: new Map(),
   };
-  if (!parts.some((p) => p.hasSlots)) template.staticBody = buildBody(template, undefined);
+  if (!parts.some((p) => p.hasSlots)) template.staticBody = buildBody(template, undefined).body;
   return template;
 }
 
@@ -266,29 +302,70 @@ function slotValue(r: Recipient | undefined, name: string): string {
   return v;
 }
 
-function buildBody(t: MessageTemplate, r: Recipient | undefined): Buffer {
+const CRLF_PART_SEPARATOR = Buffer.from(CRLF);
+
+/** No tab, no run of spaces, no space before a line break: relaxed canonicalisation leaves the bytes as they are. */
+function wspStable(b: Buffer): boolean {
+  return b.indexOf(0x09) < 0 && b.indexOf('  ') < 0 && b.indexOf(' \r\n') < 0;
+}
+const stableStatic = new WeakMap<Buffer, boolean>();
+function wspStableCached(b: Buffer): boolean {
+  let ok = stableStatic.get(b);
+  if (ok === undefined) stableStatic.set(b, (ok = wspStable(b)));
+  return ok;
+}
+const WSP_UNSTABLE = /\t| {2}| \r\n/;
+const isWsp = (c: number | undefined) => c === 0x20 || c === 0x09;
+
+/**
+ * The body, and whether DKIM relaxed body canonicalisation leaves it unchanged
+ * (dkim.ts then hashes it as it is). Checked piece by piece — the static pieces
+ * once per template, the recipient's encoded values each time — plus the seams
+ * between pieces and the end (exactly one CRLF, no trailing empty line). Line
+ * breaks are CRLF only by construction (every run is normalised and encoded).
+ */
+function buildBody(t: MessageTemplate, r: Recipient | undefined): { body: Buffer; canonical: boolean } {
   const chunks: Buffer[] = [];
+  let canonical = true;
+  const push = (b: Buffer) => {
+    if (canonical && !wspStableCached(b)) canonical = false;
+    chunks.push(b);
+  };
+  // a recipient's encoded value: checked as a string (short; Buffer searches cost more per call than they save)
+  const pushEncoded = (encoded: string) => {
+    if (canonical && WSP_UNSTABLE.test(encoded)) canonical = false;
+    chunks.push(Buffer.from(encoded, 'latin1'));
+  };
   t.parts.forEach((part, i) => {
     // parts after the first are separated by the CRLF that belongs to the boundary
-    if (i > 0) chunks.push(Buffer.from(CRLF));
-    chunks.push(part.prefix);
+    if (i > 0) push(CRLF_PART_SEPARATOR);
+    push(part.prefix);
     const override = r?.[part.kind];
     if (override !== undefined) {
-      chunks.push(
-        Buffer.from(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true), 'latin1'),
-      );
+      pushEncoded(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true));
     } else if (t.encoding === 'base64' && part.hasSlots) {
       const text = part.source.map((p) => (typeof p === 'string' ? p : slotValue(r, p.slot))).join('');
-      chunks.push(Buffer.from(base64Lines(text), 'latin1'));
+      pushEncoded(base64Lines(text));
     } else {
       for (const piece of part.pieces) {
-        if (Buffer.isBuffer(piece)) chunks.push(piece);
-        else chunks.push(Buffer.from(qpRun(slotValue(r, piece.slot), piece.last), 'latin1'));
+        if (Buffer.isBuffer(piece)) push(piece);
+        else pushEncoded(qpRun(slotValue(r, piece.slot), piece.last));
       }
     }
   });
-  chunks.push(t.suffix);
-  return Buffer.concat(chunks);
+  push(t.suffix);
+  const body = Buffer.concat(chunks);
+  if (canonical) {
+    // seams: whitespace at the end of one piece followed by whitespace or a line break at the start of the next
+    let at = 0;
+    for (const c of chunks) {
+      if (at > 0 && c.length > 0 && isWsp(body[at - 1]) && (isWsp(c[0]) || c[0] === 0x0d)) canonical = false;
+      at += c.length;
+    }
+    const n = body.length;
+    canonical &&= n >= 3 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[n - 3] !== 0x0a;
+  }
+  return { body, canonical };
 }
 
 /** The final message for one recipient: a few header lines plus the (shared or personalised) body. */
@@ -296,9 +373,8 @@ export function personalise(t: MessageTemplate, r: Recipient): PersonalisedMessa
   if (!ADDRESS.test(r.returnPath)) throw new TypeError('invalid return path');
   if (!/^[A-Za-z0-9_-]+$/.test(String(r.contactId))) throw new TypeError('invalid contact id');
   const messageId = messageIdFor(t.messageIdKey, t.campaignId, r.contactId, t.messageIdDomain);
-  const perRecipient = `Date: ${rfc5322Date(r.date ?? new Date())}${CRLF}`;
-  let middle = header('To', formatAddress(r.to));
-  middle += `Message-ID: ${messageId}${CRLF}`;
+  const lines: HeadLine[] = [rawLine('Date', rfc5322Date(r.date ?? new Date())), ...t.linesBefore];
+  lines.push(headLine('To', formatAddress(r.to)), rawLine('Message-ID', messageId));
   const unsubscribe: string[] = [];
   if (r.unsubscribeUrl) {
     if (!/^https?:\/\/[^\s<>]+$/.test(r.unsubscribeUrl)) throw new TypeError('invalid unsubscribe URL');
@@ -308,21 +384,23 @@ export function personalise(t: MessageTemplate, r: Recipient): PersonalisedMessa
     if (!/^mailto:[^\s<>]+$/.test(r.unsubscribeMailto)) throw new TypeError('invalid unsubscribe mailto');
     unsubscribe.push(`<${r.unsubscribeMailto}>`);
   }
-  if (unsubscribe.length) middle += header('List-Unsubscribe', unsubscribe.join(', '));
-  if (r.unsubscribeUrl) middle += `List-Unsubscribe-Post: List-Unsubscribe=One-Click${CRLF}`;
-  const after =
-    r.subject === undefined
-      ? [t.headAfter]
-      : [Buffer.from(header('Subject', encodeSubject(r.subject))), t.headRest];
-  const head = Buffer.concat([Buffer.from(perRecipient), t.headBefore, Buffer.from(middle), ...after]);
+  if (unsubscribe.length) lines.push(headLine('List-Unsubscribe', unsubscribe.join(', ')));
+  if (r.unsubscribeUrl) lines.push(LIST_UNSUBSCRIBE_POST);
+  lines.push(r.subject === undefined ? t.subjectLine : headLine('Subject', encodeSubject(r.subject)), ...t.linesAfter);
+  const chunks: Buffer[] = [];
+  for (const l of lines) chunks.push(l.line, CRLF_BYTES);
+  const head = Buffer.concat(chunks);
   const personalBody = r.text !== undefined || r.html !== undefined || t.staticBody === null;
-  const body = personalBody ? buildBody(t, r) : (t.staticBody as Buffer);
+  const built = personalBody ? buildBody(t, r) : null;
+  const body = built ? built.body : (t.staticBody as Buffer);
   return {
     messageId,
     envelope: { from: r.returnPath, to: [r.to.address] },
     head,
+    headLines: lines,
     body,
     bodyIsStatic: !personalBody,
+    bodyCanonical: built?.canonical,
     template: t,
   };
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { composeTemplate, parseSlots, personalise } from './compose.ts';
-import { generateDkimKey, relaxedBodyHash, signMessage, signRaw, staticKeyResolver, verifyDkim } from './dkim.ts';
+import { generateDkimKey, isRelaxedCanonical, relaxedBodyHash, signMessage, signRaw, staticKeyResolver, verifyDkim } from './dkim.ts';
 
 const ed = generateDkimKey('ed25519', 'acme.example', 'ed1');
 const rsa = generateDkimKey('rsa', 'acme.example', 'rsa1');
@@ -72,5 +73,60 @@ describe('dkim', () => {
     const raw = Buffer.from('From: a@acme.example\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody  text \r\n\r\n\r\n');
     const signed = await signRaw([rsa, ed], raw);
     assert.deepEqual((await verifyDkim(signed, resolver)).map((r) => r.result), ['pass', 'pass']);
+  });
+
+  it('hashes composed bodies directly only when relaxed canonicalisation leaves them unchanged (property)', () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('base64');
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b', ' ', '\t', '\r\n', '=', '.', 'é'), { maxLength: 60 }), (bits) => {
+        const body = Buffer.from(bits.join(''));
+        if (isRelaxedCanonical(body)) assert.equal(sha(body), relaxedBodyHash(body), JSON.stringify(bits.join('')));
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal(isRelaxedCanonical(Buffer.from('a  b\r\n')), false);
+    assert.equal(isRelaxedCanonical(Buffer.from('a\tb\r\n')), false);
+    assert.equal(isRelaxedCanonical(Buffer.from('a \r\n')), false);
+    assert.equal(isRelaxedCanonical(Buffer.from('a\r\n\r\n')), false);
+    assert.equal(isRelaxedCanonical(Buffer.from('a b\r\n')), true);
+  });
+
+  it('encodes whitespace runs and tabs so the personalised body is hashed as it is, and signs it verifiably', async () => {
+    const t = template('<pre>\tindented  twice   thrice [[mw:name]]</pre>\n  <p>x  [[mw:name]] </p>');
+    for (const name of ['Ann  Bee', 'Tab\there', 'plain']) {
+      const m = personalise(t, { ...recipient(3, { name }), subject: `Hi  ${name}` });
+      assert.ok(isRelaxedCanonical(m.body), m.body.toString());
+      assert.equal(m.bodyCanonical, true);
+      assert.equal(relaxedBodyHash(m.body), createHash('sha256').update(m.body).digest('base64'));
+      const raw = await signMessage([ed, rsa], m);
+      assert.deepEqual((await verifyDkim(raw, resolver)).map((r) => r.result), ['pass', 'pass']);
+    }
+  });
+
+  it('falls back to mailauth canonicalisation when the body is not canonical (trailing empty line)', async () => {
+    const t = composeTemplate({
+      campaignId: 9,
+      from: { address: 'news@acme.example' },
+      subject: 'x',
+      text: ['Hi ', { slot: 'n' }, '\n\n'],
+      messageIdDomain: 'acme.example',
+      messageIdKey: randomBytes(32),
+    });
+    const m = personalise(t, recipient(4, { n: 'Ann' }));
+    assert.equal(m.bodyCanonical, false);
+    assert.equal((await verifyDkim(await signMessage([ed], m), resolver))[0].result, 'pass');
+  });
+
+  it('writes the t= it signed, even when the clock crosses a half second while signing', async () => {
+    const realNow = Date.now;
+    let now = Math.floor(realNow() / 1000) * 1000 + 100; // readings .4, .7, …: Math.round gives t and t + 1
+    Date.now = () => (now += 300); // every reading of the clock is 300 ms later
+    let raw: Buffer;
+    try {
+      raw = await signMessage([ed, rsa], personalise(template('<p>[[mw:n]]</p>'), recipient(5, { n: 'x' })));
+    } finally {
+      Date.now = realNow;
+    }
+    assert.deepEqual((await verifyDkim(raw, resolver)).map((r) => r.result), ['pass', 'pass']);
   });
 });

@@ -7,12 +7,17 @@
 // finalize() re-parses the PEM private key for every message (createPrivateKey:
 // ~2 ms, measured — 5× the rest of the work). So this module runs the same steps
 // as DkimSigner.finalize() with mailauth's own functions — the relaxed body
-// hasher, getSigningHeaderLines, generateCanonicalizedHeader (relaxed header
-// canonicalisation and the DKIM-Signature template) and formatSignatureHeaderLine
-// — and only does the signing itself with node:crypto and a KeyObject parsed once
-// per key. No home-made canonicalisation. The body hash is computed once per
+// hasher, formatRelaxedLine (relaxed header canonicalisation),
+// generateCanonicalizedHeader (the DKIM-Signature template) and
+// formatSignatureHeaderLine — and only does the signing itself with node:crypto
+// and a KeyObject parsed once per key. No home-made canonicalisation: the only
+// shortcut is the body hash of a composed body that relaxed canonicalisation
+// provably leaves unchanged (`isRelaxedCanonical`: compose.ts encodes bodies
+// so), which is then SHA-256 over the bytes. The body hash is computed once per
 // campaign when the body is identical for all recipients (cached on the
-// template) and per recipient only when the body is personalised.
+// template) and per recipient only when the body is personalised; the relaxed
+// form of the campaign's static header fields is computed once (cached on their
+// HeadLine objects, compose.ts).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { PersonalisedMessage } from './compose.ts';
@@ -31,9 +36,9 @@ const { generateCanonicalizedHeader } = require('mailauth/lib/dkim/header/index.
 const { dkimBody } = require('mailauth/lib/dkim/body/index.js') as {
   dkimBody: (canon: string, algo: string, maxLength: false) => { update(b: Buffer): void; digest(enc: 'base64'): string };
 };
-const { parseHeaders, getSigningHeaderLines, formatSignatureHeaderLine } = require('mailauth/lib/tools.js') as {
+const { parseHeaders, formatRelaxedLine, formatSignatureHeaderLine } = require('mailauth/lib/tools.js') as {
   parseHeaders: (b: Buffer) => ParsedHeaders;
-  getSigningHeaderLines: (parsed: ParsedHeaders['parsed'], fieldNames: string) => SigningLines;
+  formatRelaxedLine: (line: Buffer, suffix: string) => Buffer;
   formatSignatureHeaderLine: (type: 'DKIM', values: Record<string, unknown>, folded: boolean) => string;
 };
 const { dkimVerify } = require('mailauth/lib/dkim/verify.js') as {
@@ -88,12 +93,43 @@ export function relaxedBodyHash(body: Buffer): string {
   return h.digest('base64');
 }
 
+/**
+ * True when relaxed body canonicalisation (RFC 6376 §3.4.4) would not change
+ * `body`: no tab, no run of spaces, no space before a line break, and it ends
+ * in exactly one CRLF (no trailing empty lines). Composed bodies have CRLF line
+ * breaks only (compose.ts normalises every run) and are encoded to pass this
+ * (compose.ts `relaxedStable`), so their hash is SHA-256 over the bytes. A few
+ * native searches instead of canonicalising byte by byte in JavaScript.
+ */
+export function isRelaxedCanonical(body: Buffer): boolean {
+  const n = body.length;
+  return (
+    n >= 3 &&
+    body[n - 2] === 0x0d &&
+    body[n - 1] === 0x0a &&
+    !(body[n - 3] === 0x0a) &&
+    body.indexOf(0x09) < 0 &&
+    body.indexOf('  ') < 0 &&
+    body.indexOf(' \r\n') < 0
+  );
+}
+
+/** Body hash of a composed body (its lines are CRLF-terminated; see isRelaxedCanonical). */
+function composedBodyHash(body: Buffer): string {
+  return isRelaxedCanonical(body) ? createHash('sha256').update(body).digest('base64') : relaxedBodyHash(body);
+}
+
 function bodyHashOf(m: PersonalisedMessage): string {
-  if (!m.bodyIsStatic) return relaxedBodyHash(m.body);
+  if (!m.bodyIsStatic)
+    return m.bodyCanonical === undefined
+      ? composedBodyHash(m.body)
+      : m.bodyCanonical
+        ? createHash('sha256').update(m.body).digest('base64')
+        : relaxedBodyHash(m.body);
   const cache = m.template.bodyHashCache;
   let h = cache.get('relaxed:sha256');
   if (!h) {
-    h = relaxedBodyHash(m.body);
+    h = composedBodyHash(m.body);
     cache.set('relaxed:sha256', h);
   }
   return h;
@@ -112,20 +148,43 @@ function keyObject(k: DkimKey): KeyObject {
   return o;
 }
 
-/** What DkimSigner.finalize() does for one signature, with a cached KeyObject. */
-function signatureHeaders(keys: DkimKey[], head: Buffer, bodyHash: string, signTime?: Date): Buffer {
+const SIGNED = new Set(SIGNED_HEADERS.toLowerCase().split(':'));
+type SignableLine = { key: string; casedKey: string; line: Buffer; canon?: Buffer };
+
+/**
+ * What DkimSigner.finalize() does for one signature, with a cached KeyObject.
+ * The signed fields are picked like mailauth's getSigningHeaderLines (bottom-up,
+ * every occurrence) and canonicalised with its formatRelaxedLine; a field's
+ * canonical form is cached on its HeadLine, so the static fields of a campaign
+ * (From, Subject, MIME-Version, Content-Type, List-Id, …; shared objects, see
+ * compose.ts) are canonicalised once and only the recipient's own (Date, To,
+ * Message-ID, List-Unsubscribe, a personalised Subject) per message. The
+ * DKIM-Signature field itself goes through mailauth's generateCanonicalizedHeader.
+ */
+function signatureHeaders(keys: DkimKey[], fields: SignableLine[], bodyHash: string, signTime?: Date): Buffer {
   if (keys.length === 0) return Buffer.alloc(0);
-  const lines = getSigningHeaderLines(parseHeaders(head).parsed, SIGNED_HEADERS);
+  const signed: SignableLine[] = [];
+  for (let i = fields.length - 1; i >= 0; i--) if (SIGNED.has(fields[i].key)) signed.push(fields[i]);
+  const chunks: Buffer[] = [];
+  for (const f of signed) {
+    f.canon ??= formatRelaxedLine(f.line, '\r\n');
+    chunks.push(f.canon);
+  }
+  const lines: SigningLines = { keys: signed.map((f) => f.casedKey).join(': '), headers: [] };
+  // One t= for the signed and the written header: left to mailauth, each formatSignatureHeaderLine call
+  // takes Math.round(Date.now() / 1000) itself, and two calls across a half second gave a signature that fails.
+  const t = signTime ?? new Date();
   const out: string[] = [];
   for (const k of keys) {
-    const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', lines, {
+    const { canonicalizedHeader: sigField, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', lines, {
       signingDomain: k.domain,
       selector: k.selector,
       algorithm: k.algorithm,
       canonicalization: 'relaxed/relaxed',
       bodyHash,
-      signTime,
+      signTime: t,
     });
+    const canonicalizedHeader = Buffer.concat([...chunks, sigField]);
     // RFC 8463 §3: Ed25519 signs the SHA-256 of the canonicalised header; RSA uses RSASSA-PKCS1-v1_5 with SHA-256.
     const signature =
       k.algorithm === 'ed25519-sha256'
@@ -138,7 +197,7 @@ function signatureHeaders(keys: DkimKey[], head: Buffer, bodyHash: string, signT
 
 /** The final signed bytes of a personalised message: DKIM-Signature header(s) + head + body. */
 export async function signMessage(keys: DkimKey[], m: PersonalisedMessage, signTime?: Date): Promise<Buffer> {
-  const sig = await signatureHeaders(keys, m.head, bodyHashOf(m), signTime);
+  const sig = signatureHeaders(keys, m.headLines, bodyHashOf(m), signTime);
   return Buffer.concat([sig, m.head, CRLF, m.body]);
 }
 
@@ -148,7 +207,7 @@ export async function signRaw(keys: DkimKey[], raw: Buffer, signTime?: Date): Pr
   const headEnd = split < 0 ? raw.length : split + 2;
   const head = raw.subarray(0, headEnd);
   const body = split < 0 ? Buffer.alloc(0) : raw.subarray(split + 4);
-  const sig = await signatureHeaders(keys, head, relaxedBodyHash(body), signTime);
+  const sig = signatureHeaders(keys, parseHeaders(head).parsed, relaxedBodyHash(body), signTime);
   return Buffer.concat([sig, raw]);
 }
 

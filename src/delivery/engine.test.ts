@@ -120,7 +120,7 @@ describe('delivery engine', () => {
     assert.match(parsed.text ?? '', /Hello Name0,/);
     assert.match(
       parsed.html ?? '',
-      /href="https:\/\/mw\.example\/t\/c\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/,
+      /href="https:\/\/mw\.example\/t\/c\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/,
       'links are click-tracked',
     );
     assert.ok(

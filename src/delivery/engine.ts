@@ -248,12 +248,25 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
       }
     };
     let flushing = Promise.resolve();
+    // At most one flush waits behind the one in flight, and it takes every outcome there is when it starts:
+    // queueing one per message beyond 10 only added tiny flushes of what arrived in between (a transaction each).
+    let flushQueued = false;
+    const queueFlush = () => {
+      if (flushQueued) return;
+      flushQueued = true;
+      flushing = flushing
+        .then(() => {
+          flushQueued = false;
+          return flush();
+        })
+        .catch((err) => o.logger?.error({ err }, 'recording outcomes failed'));
+    };
     const maybeFlush = () => {
       // Small, frequent flushes: what a killed worker accepted but had not recorded is what can go out twice.
-      if (outcomes.length >= 10) flushing = flushing.then(flush).catch((err) => o.logger?.error({ err }, 'recording outcomes failed'));
+      if (outcomes.length >= 10) queueFlush();
     };
     const flushTimer = setInterval(() => {
-      flushing = flushing.then(flush).catch((err) => o.logger?.error({ err }, 'recording outcomes failed'));
+      if (outcomes.length) queueFlush();
     }, 25);
     let next = 0;
     const runOne = async () => {

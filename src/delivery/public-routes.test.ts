@@ -73,10 +73,10 @@ describe(`tracking endpoints (${backendName})`, () => {
   it('tampered, wrong-kind and unknown tokens are 404, and a click never redirects anywhere unsigned', async () => {
     const urls = trackingUrls(key, 'http://localhost', '1', '0190b7b4-1111-7000-8000-000000000001');
     const click = path(urls.click('https://shop.example/offer'));
-    const [payload, mac] = click.slice('/t/c/'.length).split('.');
-    // the payload re-signed-free with another target: same MAC, different URL inside
-    const forged = Buffer.from(payload, 'base64url').toString('utf8').replace('shop.example', 'evil.example');
-    const forgedToken = `${Buffer.from(forged, 'utf8').toString('base64url')}.${mac}`;
+    const [ids, target, mac] = click.slice('/t/c/'.length).split('.');
+    // the token with another target and the same MAC
+    const forged = Buffer.from(target, 'base64url').toString('utf8').replace('shop.example', 'evil.example');
+    const forgedToken = `${ids}.${Buffer.from(forged, 'utf8').toString('base64url')}.${mac}`;
     const otherKey = trackingUrls(
       Buffer.alloc(32, 7),
       'http://localhost',

@@ -16,7 +16,7 @@
 // slots and an open pixel slot goes before </body>. Links whose href is itself
 // an expression (the unsubscribe and preference URLs) are left alone.
 import { randomBytes } from 'node:crypto';
-import type { Liquid, Template } from 'liquidjs';
+import { Context, type Liquid, type Template } from 'liquidjs';
 import type { BodyPart } from './compose.ts';
 import {
   htmlEngine,
@@ -211,10 +211,19 @@ export async function personaliseRender(
     return { subject: r.subject, html, text: r.text };
   }
   const values: Record<string, string> = {};
+  // One render context per engine for all of a recipient's slots, as a full render has one for the whole
+  // template (its render-time and memory limits then cover them together); the slots are output
+  // expressions only, so nothing one evaluates changes what another sees.
+  let htmlCtx: Context | undefined;
+  let textCtx: Context | undefined;
   for (const [name, slot] of plan.slots) {
     if (slot.kind === 'expr') {
       const engine = slot.engine === 'html' ? htmlEngine : textEngine;
-      const v = String(engine.renderSync(slot.tpl, context));
+      const ctx =
+        slot.engine === 'html'
+          ? (htmlCtx ??= new Context(context, htmlEngine.options, { sync: true }, { liquid: htmlEngine }))
+          : (textCtx ??= new Context(context, textEngine.options, { sync: true }, { liquid: textEngine }));
+      const v = String(engine.renderSync(slot.tpl, ctx));
       values[name] = slot.upper ? v.toUpperCase() : v;
     } else if (slot.kind === 'click')
       values[name] = urls ? escapeAttr(urls.click(slot.url)) : escapeAttr(slot.url);

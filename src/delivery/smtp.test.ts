@@ -137,3 +137,112 @@ describe('relay pool', () => {
     assert.equal(relayFromUrl('smtp://u:p@relay.example.com:587').requireTLS, true);
   });
 });
+
+describe('connection pool (nodemailer SMTPConnection)', () => {
+  /** A server that counts sessions and the most open at once; `closeIdle` drops each session after its first message. */
+  async function counting(opts: { closeAfterFirst?: boolean; rejectPrefix?: string } = {}) {
+    const stats = { sessions: 0, open: 0, maxOpen: 0, messages: 0 };
+    const server = new SMTPServer({
+      authOptional: true,
+      hideSTARTTLS: true,
+      logger: false,
+      onConnect(_session, cb) {
+        stats.sessions++;
+        stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
+        cb();
+      },
+      onClose() {
+        stats.open--;
+      },
+      onRcptTo(a, _s, cb) {
+        if (opts.rejectPrefix && a.address.startsWith(opts.rejectPrefix)) return cb(Object.assign(new Error('5.1.1 User unknown'), { responseCode: 550 }));
+        cb();
+      },
+      onData(stream, _session, cb) {
+        stream.resume();
+        stream.on('end', () => {
+          stats.messages++;
+          cb();
+          // a server ending the session while the client keeps it in its pool
+          if (opts.closeAfterFirst)
+            setTimeout(() => {
+              for (const c of (server as unknown as { connections: Set<{ close(): void }> }).connections) c.close();
+            }, 5);
+        });
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    return { url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`, stats, server };
+  }
+
+  it('reuses connections up to maxMessages, never opens more than maxConnections, and RSETs after a refused recipient', async () => {
+    const s = await counting({ rejectPrefix: 'nobody' });
+    const pool = new RelayPool([{ id: 'p', url: s.url, requireTLS: false, maxConnections: 3, maxMessages: 4 }]);
+    try {
+      const results = await Promise.all(Array.from({ length: 12 }, () => pool.send(message())));
+      assert.ok(results.every((r) => r.status === 'accepted'));
+      assert.equal(s.stats.messages, 12);
+      assert.ok(s.stats.maxOpen <= 3, `at most 3 open at once, saw ${s.stats.maxOpen}`);
+      assert.ok(s.stats.sessions >= 3 && s.stats.sessions <= 6, `12 messages at 4 per connection: ${s.stats.sessions} sessions`);
+      const before = s.stats.sessions;
+      const refused = await pool.send(message('nobody@example.org'));
+      assert.equal(refused.status, 'failed');
+      assert.equal(refused.code, 550);
+      await new Promise((r) => setTimeout(r, 50)); // the session is RSET, then back in the pool
+      assert.equal((await pool.send(message())).status, 'accepted');
+      assert.ok(s.stats.sessions <= before + 1, 'the refused recipient did not cost the connection');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('replaces a pooled connection the server closed', async () => {
+    const s = await counting({ closeAfterFirst: true });
+    const pool = new RelayPool([{ id: 'p', url: s.url, requireTLS: false, maxConnections: 1 }]);
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await pool.send(message())).status, 'accepted');
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      assert.equal(s.stats.messages, 3);
+      assert.equal(s.stats.sessions, 3);
+      assert.equal(pool.health()[0].failures, 0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('authenticates each pooled connection once with the relay credentials', async () => {
+    const logins: string[] = [];
+    const server = new SMTPServer({
+      hideSTARTTLS: true,
+      allowInsecureAuth: true,
+      logger: false,
+      onAuth(auth, _s, cb) {
+        logins.push(auth.username ?? '');
+        if (auth.username === 'mw' && auth.password === 's3cret pass') return cb(null, { user: auth.username });
+        cb(new Error('5.7.8 Authentication failed'));
+      },
+      onData(stream, _s, cb) {
+        stream.resume();
+        stream.on('end', () => cb());
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const port = (server.server.address() as AddressInfo).port;
+    const pool = new RelayPool([{ id: 'auth', url: `smtp://mw:${encodeURIComponent('s3cret pass')}@127.0.0.1:${port}`, requireTLS: false, maxConnections: 1 }]);
+    const wrong = new RelayPool([{ id: 'wrong', url: `smtp://mw:nope@127.0.0.1:${port}`, requireTLS: false }]);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await pool.send(message())).status, 'accepted');
+      assert.deepEqual(logins, ['mw'], 'one login for the reused connection');
+      const refused = await wrong.send(message());
+      assert.equal(refused.status, 'deferred');
+      assert.match(refused.failovers?.[0].error ?? '', /EAUTH/);
+    } finally {
+      await pool.close();
+      await wrong.close();
+    }
+  });
+});

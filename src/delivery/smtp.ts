@@ -1,8 +1,8 @@
 // Sending pre-built messages through one or more SMTP relays.
 //
-// Each relay is a nodemailer pooled transport (connections are kept open and
-// reused; `maxConnections`/`maxMessages` per relay). Messages are handed over as
-// `envelope` + `raw` bytes, so nothing is composed or signed again here.
+// Each relay is a pool of reused connections (smtp-pool.ts: nodemailer's
+// SMTPConnection, `maxConnections`/`maxMessages` per relay). Messages are handed
+// over as `envelope` + `raw` bytes, so nothing is composed or signed again here.
 //
 // Relay choice: weighted random among healthy relays; when a relay fails at the
 // relay level (cannot connect, TLS/auth failure, timeout, 421 "service not
@@ -18,8 +18,8 @@
 // An optional `gate` (relays.ts RelayQuota: per-relay rate limits) may refuse a
 // relay for one message; it is then skipped without counting as a failure, and
 // when every relay is refused the message is deferred.
-import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { ConnectionPool, type ConnectionPoolOptions } from './smtp-pool.ts';
 
 export type OutgoingMessage = { envelope: { from: string; to: string[] }; raw: Buffer; messageId: string };
 
@@ -79,12 +79,14 @@ export function relayFromUrl(smtpUrl: string, id = 'default'): RelayConfig {
   return { id, url: u.toString(), requireTLS: !tlsNone };
 }
 
-type RelayState = { cfg: RelayConfig; transport: Transporter<SMTPPool.SentMessageInfo>; failures: number; skipUntil: number };
+type RelayState = { cfg: RelayConfig; transport: ConnectionPool; failures: number; skipUntil: number };
 
 /** Relay-level failures: the relay, not the message, is the problem. */
 function isRelayFailure(err: { code?: string; responseCode?: number; command?: string }): boolean {
   if (err.responseCode === 421) return true;
   if (err.responseCode === undefined) return true;
+  // A refused login or TLS upgrade is about the relay whatever its reply code (535 is not the recipient's fault).
+  if (err.code === 'EAUTH' || err.code === 'ETLS') return true;
   return ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EAUTH', 'ETLS', 'EDNS', 'ECONNREFUSED', 'EPROTOCOL'].includes(err.code ?? '') && !err.responseCode;
 }
 
@@ -135,7 +137,7 @@ export class RelayPool implements MailTransport {
     this.random = opts.random ?? Math.random;
     this.gate = opts.gate;
     this.relays = relays.map((cfg) => {
-      const transport = nodemailer.createTransport(smtpOptions(cfg));
+      const transport = new ConnectionPool(smtpOptions(cfg) as ConnectionPoolOptions);
       return { cfg, transport, failures: 0, skipUntil: 0 };
     });
   }
@@ -174,7 +176,7 @@ export class RelayPool implements MailTransport {
         continue;
       }
       try {
-        const info = await relay.transport.sendMail({ envelope: m.envelope, raw: m.raw, messageId: m.messageId });
+        const info = await relay.transport.send(m.envelope, m.raw);
         relay.failures = 0;
         if (info.rejected.length > 0 && info.accepted.length === 0) {
           return { status: 'failed', relay: relay.cfg.id, response: info.response, failovers: failovers.length ? failovers : undefined };
