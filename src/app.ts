@@ -13,6 +13,7 @@ import { configureContactJobs, resumeRotationJobs, rotationJob } from './contact
 import { contactRoutes } from './contacts/routes.ts';
 import { keyProviderFromConfig, Vault } from './contacts/vault.ts';
 import { type Database, openDatabase } from './db/client.ts';
+import { setOutboxRetention } from './delivery/outbox.ts';
 import { type InboundListener, startInboundListener } from './delivery/inbound.ts';
 import { startDeliveryEngine } from './delivery/engine.ts';
 import { deliveryKeys } from './delivery/keys.ts';
@@ -85,6 +86,7 @@ function startEngine(config: Config, deps: ServerDeps, logger: Logger) {
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
   const database = await openDatabase(config.database);
   await migrate(database, (m) => logger.info(m));
+  setOutboxRetention(config.delivery?.outboxRetentionDays ?? 14);
   // During a master-key rotation (MAILWARDEN_MASTER_KEY_PREVIOUS set), secrets sealed under the
   // old key's sub-keys (TOTP, DKIM, relay passwords) are re-sealed before anything reads them.
   if (config.masterKeyPrevious?.length) {

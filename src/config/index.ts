@@ -61,6 +61,8 @@ const envSchema = z.object({
   DELIVERY_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(200),
   DELIVERY_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   DELIVERY_RETRY_HOURS: z.coerce.number().min(0).max(720).default(72),
+  /** Days the built-in outbox keeps captured messages (0 = forever). */
+  OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
   /** Limits over all relays together, e.g. `100/s,20000/h,200000/d`. */
   SMTP_RATE_LIMIT: z.string().regex(RATE_LIST, 'must look like 100/s,20000/h').optional(),
   /** Per recipient domain, e.g. `gmail.com=20/s,3000/h;outlook.com=1000/h`. */
@@ -144,6 +146,7 @@ export type DeliveryConfig = {
   batchSize: number;
   leaseSeconds: number;
   retryHours: number;
+  outboxRetentionDays: number;
   relayLimits: RateLimit[];
   domainLimits: Record<string, RateLimit[]>;
   warmupDomains: string[];
@@ -169,6 +172,7 @@ function deliveryConfig(env: z.infer<typeof envSchema>): DeliveryConfig {
     batchSize: env.DELIVERY_BATCH_SIZE,
     leaseSeconds: env.DELIVERY_LEASE_SECONDS,
     retryHours: env.DELIVERY_RETRY_HOURS,
+    outboxRetentionDays: env.OUTBOX_RETENTION_DAYS,
     relayLimits: env.SMTP_RATE_LIMIT ? parseRates(env.SMTP_RATE_LIMIT) : [],
     domainLimits,
     warmupDomains: list(env.DELIVERY_WARMUP_DOMAINS),

@@ -10,7 +10,7 @@ import { composeTemplate, personalise } from './compose.ts';
 import { generateDkimKey, signMessage, staticKeyResolver } from './dkim.ts';
 import type { DsnReport } from './bounces.ts';
 import { type StoredReport, startInboundListener } from './inbound.ts';
-import { OutboxTransport, sanitiseForDisplay, setOutboxDkimResolver } from './outbox.ts';
+import { OutboxTransport, sanitiseForDisplay, setOutboxDkimResolver, setOutboxRetention } from './outbox.ts';
 import { inboundReports, outboxMessages } from './schema.ts';
 
 let t: TestApp;
@@ -25,6 +25,31 @@ after(async () => {
 const ed = generateDkimKey('ed25519', 'acme.example', 'ed1');
 
 describe(`outbox (${backendName})`, () => {
+  it('keeps captured messages for OUTBOX_RETENTION_DAYS only, pruning while it captures', async () => {
+    const db = t.database.db;
+    const raw = Buffer.from('From: a@acme.example\r\nTo: b@example.com\r\nSubject: old\r\n\r\nhello\r\n');
+    const [old] = await db
+      .insert(outboxMessages)
+      .values({ messageId: '<old@acme.example>', envelopeFrom: 'a@acme.example', envelopeTo: ['b@example.com'], raw, size: raw.length, createdAt: new Date(Date.now() - 20 * 86_400_000) })
+      .returning();
+    const [recent] = await db
+      .insert(outboxMessages)
+      .values({ messageId: '<recent@acme.example>', envelopeFrom: 'a@acme.example', envelopeTo: ['b@example.com'], raw, size: raw.length, createdAt: new Date(Date.now() - 2 * 86_400_000) })
+      .returning();
+    try {
+      setOutboxRetention(0); // 0 keeps everything
+      await new OutboxTransport(db).send({ envelope: { from: 'a@acme.example', to: ['b@example.com'] }, raw, messageId: '<new1@acme.example>' });
+      assert.equal((await db.select().from(outboxMessages).where(eq(outboxMessages.id, old.id))).length, 1);
+      setOutboxRetention(14);
+      await new OutboxTransport(db).send({ envelope: { from: 'a@acme.example', to: ['b@example.com'] }, raw, messageId: '<new2@acme.example>' });
+      assert.equal((await db.select().from(outboxMessages).where(eq(outboxMessages.id, old.id))).length, 0, '20 days old: pruned');
+      assert.equal((await db.select().from(outboxMessages).where(eq(outboxMessages.id, recent.id))).length, 1, '2 days old: kept');
+    } finally {
+      setOutboxRetention(14);
+      await db.delete(outboxMessages);
+    }
+  });
+
   it('captures signed messages and shows them like a mail client (list, filter, detail with DKIM)', async () => {
     setOutboxDkimResolver(staticKeyResolver([ed]));
     const outbox = new OutboxTransport(t.database.db);

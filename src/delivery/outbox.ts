@@ -1,7 +1,7 @@
 // The built-in outbox: when no relay is configured, mail is captured in the
 // database instead of being sent, with the same interface as the relay pool
 // (smtp.ts). The console shows it like a mail client (routes.ts, OutboxPage).
-import { and, desc, eq, ilike, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, lt, or, type SQL, sql } from 'drizzle-orm';
 import PostalMime from 'postal-mime';
 import sanitizeHtml from 'sanitize-html';
 import { cachedResolver } from '../phishing/auth.ts';
@@ -15,10 +15,40 @@ export type OutboxTags = { campaignId?: number; contactId?: string };
 const addressList = (list: { name?: string; address?: string }[] | undefined) =>
   (list ?? []).map((a) => (a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? ''))).join(', ');
 
+/**
+ * How long captured messages are kept (days; 0 = forever). Captured mail holds
+ * what real mail would: customers' addresses and personalised content. The
+ * outbox is for trying mailwarden out and for staging, so it does not keep that
+ * for ever by default (OUTBOX_RETENTION_DAYS, set at start-up).
+ */
+let retentionDays = 14;
+let lastPrune = 0;
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+export function setOutboxRetention(days: number): void {
+  retentionDays = days;
+  lastPrune = 0;
+}
+
+/** Delete captured messages older than the retention; returns how many went. */
+export async function pruneOutbox(db: Db, days = retentionDays): Promise<number> {
+  if (days <= 0) return 0;
+  const gone = await db
+    .delete(outboxMessages)
+    .where(sql`${outboxMessages.createdAt} < now() - make_interval(days => ${days})`)
+    .returning({ id: outboxMessages.id });
+  return gone.length;
+}
+
 export class OutboxTransport implements MailTransport {
   constructor(private readonly db: Db) {}
 
   async send(m: OutgoingMessage & { tags?: OutboxTags }): Promise<SendResult> {
+    // Pruned while capturing (at most every 10 minutes per process): the outbox only grows when mail is sent.
+    if (retentionDays > 0 && Date.now() - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = Date.now();
+      await pruneOutbox(this.db);
+    }
     const summary = await summarise(m.raw);
     const [row] = await this.db
       .insert(outboxMessages)
