@@ -180,6 +180,17 @@ function ConditionRow({ leaf, onChange, onRemove, opts, path }: EditorProps & { 
     />
   );
 
+  // Operators that do not change the shape of the condition.
+  const plainOps = (ops: string[]) => (
+    <NativeSelect
+      key="op"
+      aria-label={label('operator')}
+      value={String(leaf.op)}
+      onChange={(e) => set({ op: e.currentTarget.value })}
+      data={select(ops.map((o) => ({ value: o, label: opLabels[o] })))}
+    />
+  );
+
   switch (leaf.kind) {
     case 'attribute': {
       const attrs = opts.attributes.map((a) => ({ value: a.key, label: a.label || a.key }));
@@ -271,13 +282,7 @@ function ConditionRow({ leaf, onChange, onRemove, opts, path }: EditorProps & { 
     }
     case 'tag':
       parts.push(
-        <NativeSelect
-          key="op"
-          aria-label={label('operator')}
-          value={String(leaf.op)}
-          onChange={(e) => set({ op: e.currentTarget.value })}
-          data={select(['has_any', 'has_all', 'has_none'].map((o) => ({ value: o, label: opLabels[o] })))}
-        />,
+        plainOps(['has_any', 'has_all', 'has_none']),
         <TagsInput
           key="tags"
           aria-label={label('tags')}
@@ -291,13 +296,7 @@ function ConditionRow({ leaf, onChange, onRemove, opts, path }: EditorProps & { 
       break;
     case 'list':
       parts.push(
-        <NativeSelect
-          key="op"
-          aria-label={label('operator')}
-          value={String(leaf.op)}
-          onChange={(e) => set({ op: e.currentTarget.value })}
-          data={select(['member', 'not_member'].map((o) => ({ value: o, label: opLabels[o] })))}
-        />,
+        plainOps(['member', 'not_member']),
         <NativeSelect
           key="list"
           aria-label={label('list')}
@@ -361,13 +360,7 @@ function ConditionRow({ leaf, onChange, onRemove, opts, path }: EditorProps & { 
       break;
     case 'email_domain':
       parts.push(
-        <NativeSelect
-          key="op"
-          aria-label={label('operator')}
-          value={String(leaf.op)}
-          onChange={(e) => set({ op: e.currentTarget.value })}
-          data={select(['equals', 'not_equals'].map((o) => ({ value: o, label: opLabels[o] })))}
-        />,
+        plainOps(['equals', 'not_equals']),
         <TextInput
           key="d"
           aria-label={label('domain')}
