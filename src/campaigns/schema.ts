@@ -153,5 +153,7 @@ export const engagementEvents = pgTable(
     automated: boolean('automated').notNull().default(false),
     at: timestamp('at', { withTimezone: true }).notNull().default(sql`now()`),
   },
-  (t) => [index('engagement_events_contact_idx').on(t.contactId, t.type, t.at), index('engagement_events_type_at_idx').on(t.type, t.at, t.contactId), index('engagement_events_campaign_idx').on(t.campaignId, t.type)],
+  // Segments read human events by (type, at) through the partial index engagement_events_human_type_at_idx
+  // (migration 0009, WHERE NOT automated); the full (type, at, contact_id) index it replaced went in 0015.
+  (t) => [index('engagement_events_contact_idx').on(t.contactId, t.type, t.at), index('engagement_events_campaign_idx').on(t.campaignId, t.type)],
 );

@@ -1,0 +1,1 @@
+DROP INDEX "engagement_events_type_at_idx";
