@@ -38,6 +38,36 @@ describe('scanMessage', () => {
     assert.ok(r.score < bundledModel().thresholds.suspicious);
   });
 
+  test('an authenticated password reset that names the recipient\'s address is not called phishing', async () => {
+    // Transactional mail does this ("… for jo@example.org"); the training corpus has little of it,
+    // so the address-as-name signal is capped (train.ts SIGNAL_CAPS).
+    const raw = [
+      'From: GitHub <noreply@github.com>',
+      'To: john.doe@example.org',
+      'Subject: [GitHub] Please reset your password for john.doe@example.org',
+      'Date: Tue, 01 Dec 2026 10:00:00 +0000',
+      'Message-ID: <reset1@github.com>',
+      'Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=github.com; dkim=pass header.d=github.com; dmarc=pass header.from=github.com',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Hi John,',
+      '',
+      'We heard that you lost your GitHub password. Sorry about that!',
+      "But don't worry! You can use the following link to reset your password:",
+      '',
+      'https://github.com/password_reset/abcdef123456',
+      '',
+      "If you don't use this link within 3 hours, it will expire.",
+      '',
+      'Thanks,',
+      'The GitHub Team',
+      '',
+    ].join('\r\n');
+    const r = await scanMessage(raw);
+    assert.ok(r.reasons.some((x) => x.signal === 'content.address_as_name'), 'the signal fires');
+    assert.notEqual(r.verdict, 'phishing', `score ${r.score}`);
+  });
+
   test('thresholds are configurable per workspace', async () => {
     const base = await scanMessage(legit);
     const r = await scanMessage(legit, { workspace: { thresholds: { suspicious: 0, phishing: base.score + 1 } } });
