@@ -13,7 +13,7 @@ import { configureContactJobs, resumeRotationJobs, rotationJob } from './contact
 import { contactRoutes } from './contacts/routes.ts';
 import { keyProviderFromConfig, Vault } from './contacts/vault.ts';
 import { type Database, openDatabase } from './db/client.ts';
-import { setOutboxRetention } from './delivery/outbox.ts';
+import { outboxKey, sealLegacyOutbox, setOutboxRetention } from './delivery/outbox.ts';
 import { type InboundListener, startInboundListener } from './delivery/inbound.ts';
 import { startDeliveryEngine } from './delivery/engine.ts';
 import { deliveryKeys } from './delivery/keys.ts';
@@ -51,6 +51,7 @@ export function serverDeps(config: Config, database: Database, logger: Logger): 
     totpKey: deriveKey(config.masterKey, 'totp-secrets'),
     dkimKey: deriveKey(config.masterKey, 'dkim-keys'),
     relayKey: deriveKey(config.masterKey, 'smtp-relays'),
+    outboxKey: outboxKey(config.masterKey),
     vault: new Vault(database.db, keyProviderFromConfig(config)),
     delivery: { keys: deliveryKeys(config.masterKey), bounceDomain: config.bounceDomain ?? 'bounce.localhost' },
   };
@@ -93,6 +94,8 @@ export async function openAndMigrate(config: Config, logger: Logger): Promise<Da
     const report = await resealUnderMaster(database.db, config.masterKey, config.masterKeyPrevious);
     logger.info({ resealed: report }, 'master-key rotation: secrets re-sealed under the current key');
   }
+  const sealed = await sealLegacyOutbox(database.db, outboxKey(config.masterKey));
+  if (sealed) logger.info({ sealed }, 'outbox: messages captured before encryption are now sealed');
   return database;
 }
 
@@ -113,7 +116,9 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const url = config.port === 0 ? address : config.publicUrl;
   // Phishing report mailbox and gateway; the mailbox comes back in `inboundRoutes` when it shares the bounce port.
   configurePhishingRuntime({ nextHop: config.phishing?.nextHop, hostname: config.phishing?.hostname ?? 'mailwarden' });
-  const phishing = await startPhishingListeners(config, database.db, logger);
+  // Report acknowledgements go out like any other mail: the workspace's relays, else SMTP_URL, else the outbox.
+  const ackTransport = workspaceTransport(database.db, config.masterKey, config.smtpUrl, { logger });
+  const phishing = await startPhishingListeners(config, database.db, ackTransport, logger);
   // Bounces and complaints (DSN/ARF): stored in inbound_reports; the delivery ledger applies them.
   let inbound: InboundListener | undefined;
   if (config.inboundSmtpPort && config.bounceDomain)
@@ -125,6 +130,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
       await engine?.stop();
       await inbound?.close();
       await phishing.close();
+      await ackTransport.close();
       await app.close();
       await stopBoss(boss);
       await database.close();

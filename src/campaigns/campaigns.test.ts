@@ -12,7 +12,7 @@ import { openWithKey, deriveKey } from '../crypto/aead.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows } from '../db/client.ts';
 import { deliveryKeys } from '../delivery/keys.ts';
-import { OutboxTransport } from '../delivery/outbox.ts';
+import { OutboxTransport, outboxKey } from '../delivery/outbox.ts';
 import { runTestSends } from '../delivery/test-sends.ts';
 import { auditLog, campaignRecipients, campaigns, dkimKeys, engagementEvents, listMembers, templateTestSends } from '../db/schema.ts';
 import * as contactsSvc from '../contacts/service.ts';
@@ -207,7 +207,7 @@ describe('templates', () => {
     assert.equal(outbox[0].subject, '[TEST] News');
     assert.equal(outbox[0].requestedBy, mu.id);
     // Once handled (sent, or failed for want of a verified domain), the rendered copy is gone from the queue.
-    assert.equal(await runTestSends(t.database.db, new OutboxTransport(t.database.db), deliveryKeys(t.config.masterKey), 'bounces.example'), 2);
+    assert.equal(await runTestSends(t.database.db, new OutboxTransport(t.database.db, outboxKey(t.config.masterKey)), deliveryKeys(t.config.masterKey), 'bounces.example'), 2);
     const handled = await t.database.db.select().from(templateTestSends);
     assert.ok(handled.every((r) => r.state !== 'pending' && r.state !== 'sending'), JSON.stringify(handled.map((r) => r.state)));
     assert.ok(handled.every((r) => r.subject === '' && r.html === '' && r.text === ''));

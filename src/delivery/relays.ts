@@ -293,7 +293,7 @@ export function workspaceTransport(
   let loading: Promise<void> | null = null;
 
   const fallbackTransport = (): Current => {
-    fallback ??= transportFor(smtpUrl, db, { maxConnections: opts.maxConnections });
+    fallback ??= transportFor(smtpUrl, db, { masterKey, maxConnections: opts.maxConnections });
     return { transport: fallback, inFlight: 0, retired: false, source: smtpUrl ? 'smtp_url' : 'outbox' };
   };
 

@@ -35,6 +35,10 @@ const detail = listItem.omit({ snippet: true }).extend({
 export function deliveryRoutes(base: FastifyInstance, deps: ServerDeps) {
   const app = base.withTypeProvider<ZodTypeProvider>();
   const db = deps.database.db;
+  const key = () => {
+    if (!deps.outboxKey) throw new Error('outboxKey missing from server deps');
+    return deps.outboxKey;
+  };
 
   app.get(
     '/api/outbox',
@@ -48,10 +52,10 @@ export function deliveryRoutes(base: FastifyInstance, deps: ServerDeps) {
           before: z.coerce.number().int().positive().optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
-        response: { 200: z.object({ items: z.array(listItem), nextBefore: z.number().nullable() }) },
+        response: { 200: z.object({ items: z.array(listItem), nextBefore: z.number().nullable(), searched: z.number() }) },
       },
     },
-    async (req) => listOutbox(db, req.query),
+    async (req) => listOutbox(db, key(), req.query),
   );
 
   app.get(
@@ -61,7 +65,7 @@ export function deliveryRoutes(base: FastifyInstance, deps: ServerDeps) {
       schema: { tags: ['outbox'], params: z.object({ id: z.coerce.number().int().positive() }), response: { 200: detail } },
     },
     async (req) => {
-      const m = await getOutboxMessage(db, req.params.id);
+      const m = await getOutboxMessage(db, key(), req.params.id);
       if (!m) throw notFound('Message');
       return m;
     },

@@ -6,25 +6,37 @@ import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { bytea } from '../auth/schema.ts';
 
-/** One captured message: the exact bytes a relay would have received. */
+/**
+ * One captured message: the exact bytes a relay would have received. What
+ * identifies or addresses a customer (the message, recipients, subject, snippet)
+ * is sealed under the master key's `outbox` sub-key (outbox.ts): captured mail
+ * holds the same customer data as the vault, so it is encrypted like it.
+ */
 export const outboxMessages = pgTable(
   'outbox_messages',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     messageId: text('message_id').notNull(),
+    /** The VERP return path: opaque ids, no customer data. */
     envelopeFrom: text('envelope_from').notNull(),
-    envelopeTo: jsonb('envelope_to').$type<string[]>().notNull(),
-    raw: bytea('raw').notNull(),
+    /** Sealed JSON { envelopeTo, to, subject, snippet }, AAD `outbox:<id>:summary`. */
+    summaryEnc: bytea('summary_enc'),
+    /** Sealed message bytes, AAD `outbox:<id>:raw`. */
+    rawEnc: bytea('raw_enc'),
     size: integer('size').notNull(),
-    /** Parsed once at capture, for the list view. */
+    /** The sender as shown (the workspace's own address), parsed once at capture. */
     fromAddress: text('from_address').notNull().default(''),
-    toAddresses: text('to_addresses').notNull().default(''),
-    subject: text('subject').notNull().default(''),
-    snippet: text('snippet').notNull().default(''),
     /** Free-form origin (campaign id, transactional message id…), set by the caller. */
     campaignId: bigint('campaign_id', { mode: 'number' }),
     contactId: text('contact_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    // Rows captured before the outbox was sealed (migration 0016) keep their
+    // plaintext here until start-up seals them (sealLegacyOutbox); new rows leave them empty.
+    raw: bytea('raw'),
+    envelopeTo: jsonb('envelope_to').$type<string[]>(),
+    toAddresses: text('to_addresses').notNull().default(''),
+    subject: text('subject').notNull().default(''),
+    snippet: text('snippet').notNull().default(''),
   },
   (t) => [index('outbox_messages_created_idx').on(t.createdAt), index('outbox_messages_message_id_idx').on(t.messageId)],
 );

@@ -3,15 +3,19 @@
 // relay configured, the embedded default — the built-in outbox that captures
 // every message in the database for the console.
 import type { Db } from '../db/client.ts';
-import { OutboxTransport } from './outbox.ts';
+import { OutboxTransport, outboxKey } from './outbox.ts';
 import { type MailTransport, RelayPool, relayFromUrl } from './smtp.ts';
 
 export function transportFor(
   smtpUrl: string | undefined,
   db: Db,
-  opts: { maxConnections?: number } = {},
+  opts: { masterKey?: Buffer; maxConnections?: number } = {},
 ): MailTransport {
-  if (!smtpUrl) return new OutboxTransport(db);
+  if (!smtpUrl) {
+    // The outbox seals what it captures: it needs the master key.
+    if (!opts.masterKey) throw new Error('the built-in outbox needs the master key');
+    return new OutboxTransport(db, outboxKey(opts.masterKey));
+  }
   const relays = smtpUrl
     .split(',')
     .map((s) => s.trim())

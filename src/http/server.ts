@@ -33,6 +33,8 @@ export type ServerDeps = {
   dkimKey?: Buffer;
   /** deriveKey(masterKey, 'smtp-relays'): seals SMTP relay passwords (delivery/relay-routes.ts). */
   relayKey?: Buffer;
+  /** outboxKey(masterKey): seals captured mail in the built-in outbox (delivery/outbox.ts). */
+  outboxKey?: Buffer;
   /** Delivery keys (tracking tokens, VERP, Message-IDs, transactional seal) and the bounce domain. */
   delivery?: { keys: TransactionalKeys; bounceDomain: string };
 };

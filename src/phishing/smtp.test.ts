@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { desc, eq } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { outboxMessages, phishingMessages, users } from '../db/schema.ts';
 import { type StoredReport, startInboundListener } from '../delivery/inbound.ts';
+import { getOutboxMessage, OutboxTransport } from '../delivery/outbox.ts';
 import { inboundReports } from '../delivery/schema.ts';
 import {
   dropOwnAuthResults,
@@ -20,6 +22,14 @@ import { lure, note, reportWithAttachment, inlineReport, send, } from './smtp-fi
 
 let database: TestDatabase;
 const listeners: { close(): Promise<void> }[] = [];
+const outboxKey = randomBytes(32);
+/** The newest captured acknowledgement, opened (the outbox seals what it captures). */
+async function latestAck() {
+  const [last] = await database.db.select({ id: outboxMessages.id }).from(outboxMessages).orderBy(desc(outboxMessages.id)).limit(1);
+  const m = await getOutboxMessage(database.db, outboxKey, last.id);
+  assert.ok(m);
+  return m;
+}
 before(async () => {
   database = await createTestDatabase();
 });
@@ -38,6 +48,7 @@ describe('report mailbox', () => {
       port: 0,
       host: '127.0.0.1',
       reportAddress: 'Phish@Example.com',
+      transport: new OutboxTransport(database.db, outboxKey),
     });
     listeners.push(mailbox);
   });
@@ -62,16 +73,16 @@ describe('report mailbox', () => {
       lure.replace(/\r\n/g, '\n').trimEnd(),
     );
     assert.match(row.reportRaw!.toString('utf8'), /This looks fishy/);
-    const [ack] = await database.db.select().from(outboxMessages).orderBy(desc(outboxMessages.id)).limit(1);
-    assert.deepEqual(ack.envelopeTo, ['alice@example.com']);
+    const ack = await latestAck();
+    assert.deepEqual(ack.envelope.to, ['alice@example.com']);
     assert.equal(
-      ack.envelopeFrom,
+      ack.envelope.from,
       '',
       'acknowledgements use the null sender: they never bounce back into a loop',
     );
-    assert.match(ack.raw.toString('utf8'), new RegExp(`reference #${row.id}`));
-    assert.match(ack.raw.toString('utf8'), /Auto-Submitted: auto-replied/);
-    assert.match(ack.raw.toString('utf8'), /In-Reply-To: <report-1@example.com>/);
+    assert.match(ack.source, new RegExp(`reference #${row.id}`));
+    assert.match(ack.source, /Auto-Submitted: auto-replied/);
+    assert.match(ack.source, /In-Reply-To: <report-1@example.com>/);
   });
 
   test('inline forwards are reconstructed; outsiders are not acknowledged (no backscatter)', async () => {
@@ -164,9 +175,9 @@ describe('report mailbox', () => {
       reportWithAttachment('alice@example.com'),
     );
     assert.match(again.response, /Report received as #\d+/);
-    const [ack] = await database.db.select().from(outboxMessages).orderBy(desc(outboxMessages.id)).limit(1);
+    const ack = await latestAck();
     assert.match(
-      ack.raw.toString('utf8').replace(/=\r\n/g, ''), // quoted-printable soft line breaks
+      ack.source.replace(/=\r\n/g, ''), // quoted-printable soft line breaks
       /already been reported \(3 reports so far\)/,
       'a repeat report joins the case and says so',
     );
@@ -202,6 +213,7 @@ describe('one port for bounces and phishing reports', () => {
     const started = await startPhishingListeners(
       { host: '127.0.0.1', inboundSmtpPort: 2525, bounceDomain: 'bounce.example.com', phishing },
       database.db,
+      new OutboxTransport(database.db, outboxKey),
     );
     listeners.push(started);
     assert.equal(started.inboundRoutes.length, 1);

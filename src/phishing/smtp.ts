@@ -14,7 +14,6 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../config/logger.ts';
 import type { Db } from '../db/client.ts';
-import { OutboxTransport } from '../delivery/outbox.ts';
 import type { MailTransport } from '../delivery/smtp.ts';
 import { type SmtpListener, type SmtpRoute, smtpError, startSmtpListener } from '../smtp/listener.ts';
 import { domainOf } from './domains.ts';
@@ -46,9 +45,8 @@ type Common = {
 export type Acknowledgement = { to: string; from: string; subject: string; text: string; inReplyTo?: string };
 
 /**
- * Outbox interface for acknowledgements. mailwarden has no general sender yet: by default the
- * acknowledgement is captured in the delivery module's outbox (OutboxTransport); the delivery
- * engine takes over by passing its transport (relay pool) here.
+ * Acknowledgements go out through the transport `serve` hands over: the workspace's relays, else
+ * SMTP_URL, else the built-in outbox (delivery/relays.ts workspaceTransport).
  */
 export async function sendAcknowledgement(transport: MailTransport, ack: Acknowledgement): Promise<void> {
   const domain = domainOf(ack.from) || 'localhost';
@@ -74,8 +72,8 @@ export type ReportRouteOptions = {
   logger?: Logger;
   /** The report mailbox, e.g. phish@example.com: the only recipient accepted. */
   reportAddress: string;
-  /** Where acknowledgements go; default the built-in outbox. */
-  transport?: MailTransport;
+  /** Where acknowledgements go: the workspace's sending transport (its relays, else SMTP_URL, else the outbox). */
+  transport: MailTransport;
   /** Acknowledge only reporters in these domains (default: the report address's domain) — never backscatter to outsiders. */
   ackDomains?: string[];
   trustedAuthservIds?: string[];
@@ -90,7 +88,7 @@ export function reportRoute(opts: ReportRouteOptions): SmtpRoute {
   const ackDomains = (opts.ackDomains?.length ? opts.ackDomains : [domainOf(address)]).map((d) =>
     d.toLowerCase(),
   );
-  const transport = opts.transport ?? new OutboxTransport(opts.db);
+  const transport = opts.transport;
   return {
     name: 'phishing report mailbox',
     accepts: (rcpt) => rcpt === address,
@@ -410,6 +408,7 @@ export async function startPhishingListeners(
     phishing?: import('../config/index.ts').PhishingConfig;
   },
   db: Db,
+  ackTransport: MailTransport,
   logger?: Logger,
 ): Promise<{ inboundRoutes: SmtpRoute[]; close(): Promise<void> }> {
   const p = config.phishing;
@@ -418,6 +417,7 @@ export async function startPhishingListeners(
   const report = p?.reportAddress && {
     db,
     reportAddress: p.reportAddress,
+    transport: ackTransport,
     trustedAuthservIds: p.trustedAuthservIds,
     logger,
   };

@@ -121,19 +121,21 @@ export function OutboxPage() {
       const p = new URLSearchParams({ limit: '50' });
       if (search) p.set('q', search);
       if (pageParam) p.set('before', String(pageParam));
-      return request<{ items: OutboxItem[]; nextBefore: number | null }>('GET', `/api/outbox?${p}`);
+      return request<{ items: OutboxItem[]; nextBefore: number | null; searched: number }>('GET', `/api/outbox?${p}`);
     },
     initialPageParam: undefined as number | undefined,
     getNextPageParam: (last) => last.nextBefore ?? undefined,
   });
   if (list.isError && isStatus(list.error, 403)) return <Forbidden title="Outbox" />;
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  // Captured mail is encrypted, so a search decrypts the newest messages a few thousand at a time.
+  const searched = list.data?.pages.reduce((n, p) => n + p.searched, 0) ?? 0;
   return (
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Outbox</Title>
         <Text size="sm" c="dimmed">
-          Mail captured instead of sent (no relay configured)
+          Mail captured instead of sent (no relay configured), stored encrypted
         </Text>
       </Group>
       <form
@@ -151,7 +153,7 @@ export function OutboxPage() {
             <ScrollArea h={720}>
               {items.length === 0 && !list.isPending && (
                 <Text p="md" c="dimmed">
-                  The outbox is empty.
+                  {search ? `No match in the ${searched.toLocaleString()} newest messages.` : 'The outbox is empty.'}
                 </Text>
               )}
               {items.map((m) => (
@@ -181,7 +183,7 @@ export function OutboxPage() {
               ))}
               {list.hasNextPage && (
                 <Button variant="subtle" fullWidth onClick={() => list.fetchNextPage()} loading={list.isFetchingNextPage}>
-                  Load more
+                  {search ? 'Search older messages' : 'Load more'}
                 </Button>
               )}
             </ScrollArea>
