@@ -57,6 +57,8 @@ export class Monitor {
   private tailTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leading = false;
+  /** The last replay: rows read back, events some detector took (its window), time taken. */
+  lastReplay = { rows: 0, observed: 0, ms: 0 };
   readonly ready: Promise<void>;
   boss: PgBoss | undefined;
   stopped = false;
@@ -109,29 +111,14 @@ export class Monitor {
     this.alerts.clear();
     for (const d of detectors) this.states.set(d.id, d.create());
     const q = <T>(sql: string, params?: unknown[]) => this.database.query<T>(sql, params);
-    for (const s of this.states.values()) await s.warm?.(q);
-    // Replay recent events silently so windows and baselines continue where they were.
     const hours = this.opts.replayHours ?? 24;
-    const [{ m: maxId }] = await q<{ m: number }>(
-      'SELECT coalesce(max(id), 0)::int8 AS m FROM security_events',
-    );
-    let last = 0;
-    let lastPage: number[] = [];
-    for (;;) {
-      const rows = await q<Record<string, unknown>>(
-        `SELECT * FROM security_events WHERE at > now() - make_interval(hours => $1) AND id > $2 ORDER BY id LIMIT 10000`,
-        [hours, last],
-      );
-      if (!rows.length) break;
-      for (const r of rows) this.observe(rowToEvent(r));
-      lastPage = rows.map((r) => Number(r.id));
-      last = lastPage[lastPage.length - 1];
-    }
+    for (const s of this.states.values()) await s.warm?.(q, { replayHours: hours });
+    const lastPage = await this.replay(hours);
     this.detections = [];
     await this.alerts.load();
     if (this.lease) {
       this.tail = new UnseenTail();
-      this.tail.startAfter(lastPage, Number(maxId));
+      this.tail.startAfter(lastPage.ids, lastPage.maxId);
       this.idPool = [];
       this.idHead = 0;
       const every = this.opts.tailMs ?? TAIL_MS;
@@ -148,6 +135,65 @@ export class Monitor {
       this.opts.logger?.info('monitoring: this process runs the detectors (lease taken)');
     }
     this.leading = true;
+  }
+
+  /**
+   * Replay recent events silently so windows and baselines continue where they were. Each detector
+   * gets the events of its own window (DetectorDef.replayMinutes, at most `hours`), so the database
+   * returns only those: a day of mail.sent is not read back for detectors that look at the last hour.
+   * The newest ~10,000 ids (the head) come back whatever their type, so the tail (lease holder) can
+   * tell ids it has seen from gaps left by transactions still open, as before.
+   * Returns the head's ids and the highest id when the replay began.
+   */
+  private async replay(hours: number): Promise<{ ids: number[]; maxId: number }> {
+    const q = <T>(sql: string, params?: unknown[]) => this.database.query<T>(sql, params);
+    const full = hours * 60;
+    const now = Date.now();
+    const cutoff = new Map<string, number>();
+    const minutesByType = new Map<string, number>();
+    for (const [type, ds] of this.byType)
+      for (const d of ds) {
+        const m = Math.min(full, d.replayMinutes?.(this.contexts.get(d.id)!.params) ?? full);
+        cutoff.set(d.id, now - m * 60_000);
+        if (m > (minutesByType.get(type) ?? 0)) minutesByType.set(type, m);
+      }
+    const [{ m: maxId, head }] = await q<{ m: number; head: number }>(
+      `SELECT coalesce(max(id), 0)::int8 AS m,
+              coalesce((SELECT min(id) FROM (SELECT id FROM security_events ORDER BY id DESC LIMIT 10000) h), 1)::int8 - 1 AS head
+       FROM security_events`,
+    );
+    const longest = Math.max(0, ...minutesByType.values());
+    // Start at the first event of the longest window (the `at` index), not at the first id.
+    const [{ first }] = await q<{ first: number | null }>(
+      'SELECT min(id)::int8 AS first FROM security_events WHERE at > now() - make_interval(mins => $1)',
+      [longest],
+    );
+    let last = Math.min(Number(first ?? maxId + 1), Number(head) + 1) - 1;
+    const types = [...minutesByType.keys()];
+    const minutes = types.map((t) => minutesByType.get(t)!);
+    const ids: number[] = [];
+    const started = performance.now();
+    let read = 0;
+    let observed = 0;
+    for (;;) {
+      const rows = await q<Record<string, unknown>>(
+        `SELECT e.* FROM security_events e LEFT JOIN unnest($1::text[], $2::int[]) AS w(type, minutes) ON w.type = e.type
+         WHERE e.id > $3 AND (e.id > $4 OR e.at > now() - make_interval(mins => w.minutes))
+         ORDER BY e.id LIMIT 10000`,
+        [types, minutes, last, Number(head)],
+      );
+      if (!rows.length) break;
+      for (const r of rows) {
+        const e = rowToEvent(r);
+        if (e.id > Number(head)) ids.push(e.id);
+        if (this.observe(e, cutoff)) observed++;
+      }
+      read += rows.length;
+      last = Number(rows[rows.length - 1].id);
+    }
+    this.lastReplay = { rows: read, observed, ms: Math.round(performance.now() - started) };
+    this.opts.logger?.info(this.lastReplay, 'monitoring: detector state rebuilt from recent events');
+    return { ids, maxId: Number(maxId) };
   }
 
   /** Try to take the lease (a follower does every LEASE_RETRY_MS); true when this process now runs the detectors. */
@@ -224,17 +270,27 @@ export class Monitor {
     return s;
   }
 
-  /** Run the detectors over one stored event (detections collect in this.detections). */
-  private observe(e: StoredEvent) {
+  /**
+   * Run the detectors over one stored event (detections collect in this.detections). While
+   * replaying, `replayFrom` holds each detector's window start: older events are not its business.
+   */
+  private observe(e: StoredEvent, replayFrom?: Map<string, number>): boolean {
     const ds = this.byType.get(e.type);
-    if (ds) for (const d of ds) this.states.get(d.id)!.observe(e, this.contexts.get(d.id)!);
     const t = e.at.getTime();
+    let taken = false;
+    if (ds)
+      for (const d of ds)
+        if (!replayFrom || t > (replayFrom.get(d.id) ?? 0)) {
+          this.states.get(d.id)!.observe(e, this.contexts.get(d.id)!);
+          taken = true;
+        }
     if (t > this.maxT) this.maxT = t;
     if (++this.sinceSweep >= 20_000) {
       this.sinceSweep = 0;
       for (const d of detectors)
         this.states.get(d.id)?.sweep?.(this.maxT, this.config.detectors[d.id].params);
     }
+    return taken;
   }
 
   /**

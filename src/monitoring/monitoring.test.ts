@@ -421,4 +421,29 @@ describe('storage', () => {
     assert.equal((await alertsAfter(before)).length, 0);
     await fresh.stop();
   });
+
+  test('a starting monitor replays each detector\'s own window and learns message sizes with one query', async () => {
+    const { Monitor } = await import('./engine.ts');
+    // 2,000 messages 10 hours ago: older than any window that reads mail.sent (outbound volume: 6 h 10 min),
+    // but inside the 24 h the size distribution is learned from; 50 in the last hour.
+    for (const [hoursAgo, n, who] of [[10, 2000, 'old-bulk@replay.test'], [1, 50, 'recent@replay.test']] as const)
+      await t.database.query(
+        `INSERT INTO security_events (at, type, source, actor, size, details)
+         SELECT now() - make_interval(hours => $1), 'mail.sent', 'jsonl', $2, 10000 + g, '{}'::jsonb FROM generate_series(1, $3) g`,
+        [hoursAgo, who, n],
+      );
+    const fresh = new Monitor(t.database, { prune: false, lease: false });
+    await fresh.ready;
+    try {
+      assert.ok(fresh.lastReplay.observed >= 50, 'the last hour is replayed');
+      assert.ok(fresh.lastReplay.observed < 2000, `the 10-hour-old messages are not (${fresh.lastReplay.observed} replayed)`);
+      // Yet the size distribution knows all 2,050: a 2.5 MB message (≥ 2 MB and ≥ 1.5 × the 99th percentile) fires.
+      const before = await maxAlertId();
+      const r = await fresh.ingest((await import('./events.ts')).validateEvents([{ type: 'mail.sent', actor: 'big@replay.test', size: 2.5 * 1024 * 1024 }], 'api').events);
+      assert.equal(r.alertsCreated, 1);
+      assert.deepEqual((await alertsAfter(before)).map((a) => a.detector), ['large_transfer']);
+    } finally {
+      await fresh.stop();
+    }
+  });
 });

@@ -62,6 +62,7 @@ export const impossibleTravel: DetectorDef = {
   logic: 'Keeps each user\'s last geo-located successful sign-in; the next one fires when it is ≥ `minKm` away, within `withinMinutes`, at an implied speed ≥ `minKmh`.',
   limits: 'Sign-ins without geo data; VPN or mobile exits that geolocate wrongly give false positives; travel within 500 km.',
   types: [OK],
+  replayMinutes: (p) => p.withinMinutes,
   severity: 'high',
   params: { minKm: 500, minKmh: 800, withinMinutes: 90 },
   responses: ['revoke_sessions', 'lock_account'],

@@ -27,8 +27,11 @@ export type DetectorState = {
   observe(e: StoredEvent, ctx: DetectorContext): void;
   /** Forget entities idle for longer than the detector's windows (bounded memory). */
   sweep?(nowMs: number, params: Params): void;
-  /** Load long-lived learned state (known countries, IPs…) from the events table. */
-  warm?(query: <T>(sql: string, params?: unknown[]) => Promise<T[]>): Promise<void>;
+  /**
+   * Load long-lived learned state (known countries, IPs, a size distribution…) from the events
+   * table, with a query rather than a replay. `replayHours`: how far back the monitor replays.
+   */
+  warm?(query: <T>(sql: string, params?: unknown[]) => Promise<T[]>, opts: { replayHours: number }): Promise<void>;
 };
 
 export type DetectorDef = {
@@ -39,6 +42,13 @@ export type DetectorDef = {
   /** What it does not catch. */
   limits: string;
   types: string[];
+  /**
+   * How many minutes of recent events its state needs replayed when a process starts running the
+   * detectors (its longest window). Absent: the monitor's whole replay window (24 h by default).
+   * A busy type (mail.sent: one event per message) is then read back for as long as the detectors
+   * consuming it need, not for a day.
+   */
+  replayMinutes?: (params: Params) => number;
   severity: Severity;
   params: Params;
   /** Responses that make sense for it (opt-in per workspace; none are on by default). */
