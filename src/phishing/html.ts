@@ -6,7 +6,8 @@ export interface Link {
   href: string;
   /** Visible text of the anchor (tags stripped), if the link came from HTML. */
   text?: string;
-  source: 'html' | 'text' | 'attachment';
+  /** `qr`: decoded from a QR code in an image (qr.ts). */
+  source: 'html' | 'text' | 'attachment' | 'qr';
 }
 
 export interface FormInfo {

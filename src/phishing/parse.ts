@@ -5,6 +5,7 @@
 // minimal fallback (headers + raw body as text) and `limits` records what was cut.
 import PostalMime from 'postal-mime';
 import { extractForms, extractHtmlLinks, extractTextLinks, type FormInfo, htmlToText, type Link } from './html.ts';
+import { dataUriImages, imageKind, QR_LIMITS, qrLinks } from './qr.ts';
 import { archiveKind, listZip, type ZipListing } from './zip.ts';
 
 export const LIMITS = {
@@ -315,6 +316,8 @@ function buildParsed(email: Email, limits: string[]): ParsedMessage {
     }
 
   const attachments: ParsedAttachment[] = [];
+  // Images that may hold a QR code (by their bytes, whatever the declared type): attached or inline (cid:).
+  const images: Uint8Array[] = [];
   for (const a of email.attachments) {
     if (attachments.length >= LIMITS.maxAttachments) {
       limits.push('attachment_count');
@@ -342,8 +345,11 @@ function buildParsed(email: Email, limits: string[]): ParsedMessage {
       }
     }
     if (mimeType === 'message/rfc822') att.raw = bytes;
+    if (images.length < QR_LIMITS.maxImages && imageKind(bytes)) images.push(bytes);
     attachments.push(att);
   }
+  if (html && images.length < QR_LIMITS.maxImages) images.push(...dataUriImages(html, QR_LIMITS.maxImages - images.length));
+  for (const href of qrLinks(images)) links.push({ href, text: 'QR code in an image', source: 'qr' });
   const bodyText = (text.trim() ? text : htmlText).slice(0, LIMITS.maxTextChars);
   // postal-mime splits `From: Brand, Team <x@y>` into two mailboxes and keeps the first (no
   // address). Re-read the raw header so the real address and the full display name are analysed.

@@ -193,6 +193,10 @@ export const SIGNAL_FLOORS: Record<string, number> = {
   'sig:links.ip_host': 1,
   'sig:links.punycode': 1,
   'sig:links.text_href_mismatch': 1,
+  // Set, not learned (floor and cap alike, SIGNAL_CAPS): the corpus's attachments are empty, and one
+  // phishing message carries a QR code as a data: image. A QR code with a web address alone makes a
+  // message suspicious (45), not phishing; with any lure or link signal beside it, phishing.
+  'sig:links.qr_code': 1.2,
   'sig:sender.lookalike_brand_domain': 2,
   'sig:sender.brand_display_name': 1.5,
   'sig:sender.display_name_address': 1,
@@ -246,6 +250,8 @@ export const SIGNAL_CAPS: Record<string, number> = {
   // jo@example.org", "Your invoice for jo@…"); the corpus has almost none of it, so learned freely
   // (2.2) a DMARC-passing GitHub password reset scored as phishing on this signal.
   'sig:content.address_as_name': 1.2,
+  // See SIGNAL_FLOORS: one example in the corpus would have taken it to 2.8.
+  'sig:links.qr_code': 1.2,
 };
 
 export function trainModel(examples: Example[], opts: TrainOptions = {}): Model {

@@ -3,8 +3,8 @@
 // `user@host` authority tricks, data:/javascript: URLs, pages on free hosting / cloud storage,
 // lookalike brand or workspace domains in links, punycode hosts, HTML forms and password or
 // credential fields in the body or in HTML/SVG attachments.
-// Misses: the destination of shorteners and redirects (we never fetch URLs), links inside
-// images/QR codes and PDFs, clean-looking compromised sites, and phishing pages on big platforms
+// URLs in QR codes in images (qr.ts) are analysed like the others and add `links.qr_code`.
+// Misses: the destination of shorteners and redirects (we never fetch URLs), text in images, links in PDFs, clean-looking compromised sites, and phishing pages on big platforms
 // that also host legitimate content.
 import {
   FREE_HOSTING,
@@ -52,6 +52,7 @@ export function linkSignals({ msg, workspace, brands }: SignalContext): Hit[] {
     if (!/^https?:/i.test(href)) continue;
     const host = hostOf(href);
     if (!host) continue;
+    if (link.source === 'qr') add('links.qr_code', `An image holds a QR code that opens ${truncate(href)} (read on a phone, away from link protection)`);
     const reg = registrableDomain(host);
     const authority = /^[a-z]+:\/\/([^/?#]{0,500})/i.exec(href)?.[1] ?? '';
     if (authority.includes('@')) add('links.at_in_authority', `Link ${truncate(href)} hides its real host ${host} after an "@"`);
