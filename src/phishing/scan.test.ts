@@ -85,6 +85,31 @@ describe('scanMessage', () => {
     assert.ok(reason && reason.weight > 0 && reason.detail.includes('Jane Doe'));
   });
 
+  test('authenticated transactional mail that links only to its own site is clean; impersonation from an own domain is still phishing', async () => {
+    const auth = (d: string) => `mx.example.com; spf=pass smtp.mailfrom=${d}; dkim=pass header.d=${d}; dmarc=pass header.from=${d}`;
+    const legitimate = {
+      'password reset': buildMessage({ from: 'Acme <no-reply@acme.example>', authResults: auth('acme.example'), subject: 'Reset your password', html: '<p>Hi Jo,</p><p>We received a request to reset the password for your Acme account. Click the link below to choose a new password. This link expires in 1 hour.</p><p><a href="https://app.acme.example/reset?token=abc123">Reset password</a></p><p>If you did not request this, you can ignore this email.</p>' }),
+      'sign-in alert': buildMessage({ from: 'Acme Security <security@acme.example>', authResults: auth('acme.example'), subject: 'New sign-in to your Acme account', html: '<p>Hi Jo,</p><p>Your Acme account was just signed in to from a new device: Chrome on Windows, Berlin, Germany.</p><p>If this was you, you do not need to do anything. If not, <a href="https://app.acme.example/security">secure your account</a> and change your password.</p>' }),
+      invoice: buildMessage({ from: 'Acme Billing <billing@acme.example>', authResults: auth('acme.example'), subject: 'Invoice INV-2024-0312 for user@example.com', html: '<p>Hello Jo,</p><p>Your invoice INV-2024-0312 for May is ready. The amount of €120.00 will be charged to your card on file on May 10.</p><p><a href="https://billing.acme.example/invoices/INV-2024-0312">View and download your invoice</a></p>' }),
+    };
+    for (const [name, raw] of Object.entries(legitimate)) {
+      const r = await scanMessage(raw);
+      assert.equal(r.verdict, 'clean', `${name}: ${r.score}`);
+      assert.ok(r.reasons.some((x) => x.signal === 'links.authenticated_own_site' && x.weight < 0), name);
+    }
+    // The same reset from a sender that fails DMARC, or linking elsewhere, gets no such credit.
+    const spoofed = await scanMessage(
+      buildMessage({ from: 'Acme <no-reply@acme.example>', authResults: 'mx.example.com; spf=fail smtp.mailfrom=acme.example; dkim=none; dmarc=fail header.from=acme.example', subject: 'Reset your password', html: '<p>We received a request to reset the password for your Acme account.</p><p><a href="https://acme-reset.example.top/reset">Reset password</a></p>' }),
+    );
+    assert.equal(spoofed.verdict, 'phishing');
+    assert.ok(!spoofed.reasons.some((x) => x.signal === 'links.authenticated_own_site'));
+    const ownDomainPhish = {
+      lookalike: buildMessage({ from: '"PayPal" <service@paypal-account-review.com>', authResults: auth('paypal-account-review.com'), subject: 'Your account has been limited', html: '<p>Dear customer,</p><p>We noticed unusual activity. Your account access has been limited. Please verify your information within 24 hours to restore access.</p><p><a href="https://paypal-account-review.com/verify">Verify now</a></p>' }),
+      'brand in the name': buildMessage({ from: '"Microsoft 365 Admin" <admin@mailbox-quota-center.com>', authResults: auth('mailbox-quota-center.com'), subject: 'Mailbox storage full - action required', html: '<p>Your mailbox has exceeded its storage limit. You will not be able to send or receive new messages. Sign in to re-validate your account and restore your mailbox.</p><p><a href="https://mailbox-quota-center.com/o365/login">Re-validate mailbox</a></p>' }),
+    };
+    for (const [name, raw] of Object.entries(ownDomainPhish)) assert.equal((await scanMessage(raw)).verdict, 'phishing', name);
+  });
+
   test('string input equals buffer input', async () => {
     const a = await scanMessage(phish.toString('utf8'));
     const b = await scanMessage(phish);

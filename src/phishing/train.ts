@@ -230,6 +230,13 @@ export const DEFAULT_WORD_EVIDENCE_CAP = 1.0;
  */
 export const LEGIT_SIGNALS: Record<string, [number, number]> = {
   'sig:links.sender_site': [-3, -1],
+  // Authenticated transactional mail (DMARC pass, every link on the sender's own site): the corpus
+  // has none of it (its legitimate mail predates DMARC or is a rewritten mailing list) and 68 of
+  // 4,169 phishing messages show it (attackers' own domains), so learned freely it would count
+  // *for* phishing. At −2 an authenticated password reset, receipt or sign-in alert from a
+  // company's own domain is clean instead of phishing, while impersonation (lookalike domain,
+  // brand in the display name, brand-unrelated links) still outweighs it.
+  'sig:links.authenticated_own_site': [-3, -2],
 };
 
 export const SIGNAL_CAPS: Record<string, number> = {

@@ -30,7 +30,7 @@ function isRelated(reg: string, fromReg: string): boolean {
   return (b.length >= 4 && reg.includes(b)) || (a.length >= 4 && fromReg.includes(a));
 }
 
-export function structureSignals({ msg, brands, fromDomain }: SignalContext): Hit[] {
+export function structureSignals({ msg, brands, fromDomain, auth }: SignalContext): Hit[] {
   const hits: Hit[] = [];
   const fromReg = registrableDomain(fromDomain);
   const display = msg.from?.name ?? '';
@@ -65,6 +65,16 @@ export function structureSignals({ msg, brands, fromDomain }: SignalContext): Hi
     if (own >= 5 && own / anchors.length >= 0.5)
       hits.push({ id: 'links.sender_site', detail: `${own} of ${anchors.length} links go to the sender's own site ${fromReg} (newsletter structure)` });
   }
+
+  // Legitimate evidence: authenticated mail that sends you only to its own site. DMARC passed for
+  // the From domain (the sender is who it says it is) and every web link stays on that domain: a
+  // password reset, a receipt, a sign-in alert — transactional mail, whose wording (password,
+  // payment, "secure your account") is a phishing lure's too. Phishing needs the victim on a page
+  // it controls: from its own domain that is a lookalike (sender.lookalike_*) or a domain unrelated
+  // to the brand it names (brand signals), which outweigh this.
+  const authFrom = registrableDomain(auth.headerFrom ?? fromDomain);
+  if (auth.dmarc === 'pass' && fromReg && authFrom === fromReg && !FREEMAIL.has(fromReg) && web.length > 0 && web.every((h) => registrableDomain(h) === fromReg))
+    hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (DMARC pass) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
 
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
   if (anchors.length >= 3 && fromReg) {
