@@ -6,7 +6,8 @@
 // does not know their name); a well-known brand named in the subject or display name while
 // neither the sender nor any link belongs to that brand; a display name claiming a role
 // ("Support", "Security Team") that has nothing to do with the sending domain.
-// Legitimate evidence (negative weight): most of many links go to the sender's own site.
+// Legitimate evidence (negative weight): most of many links go to the sender's own site; an
+// authenticated (DMARC pass) sender whose every link stays on its own domain.
 // Misses: well-built phishing from a lookalike domain with normal text, image-heavy legitimate
 // marketing (only the image-only, text-less case is flagged) and brands not on the bundled list.
 import { brandsMentioned, domainLabel, FREEMAIL, hostOf, registrableDomain } from '../domains.ts';
