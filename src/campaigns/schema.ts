@@ -130,9 +130,12 @@ export const campaignRecipients = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.campaignId, t.contactId] }),
-    // Only the rows still to do are indexed, so claiming stays cheap however many are done.
+    // Only the rows still to do are indexed, so claiming stays cheap however many are done. The key is
+    // coalesce(send_at, -infinity) (no send_at = due now) so that "due" is one index range and the claim
+    // (ledger.ts) reads the rows in key order and stops at its LIMIT; on (campaign_id, send_at) with
+    // `send_at IS NULL OR send_at <= now()` the planner sorted every due row of the campaign per claim.
     index('campaign_recipients_due_idx')
-      .on(t.campaignId, t.sendAt)
+      .on(t.campaignId, sql`coalesce(${t.sendAt}, '-infinity'::timestamptz)`)
       .where(sql`state IN ('queued', 'deferred', 'sending')`),
   ],
 );

@@ -232,10 +232,15 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
 
     let state = 'sending';
     let lastPoll = Date.now();
-    const lease = setInterval(
-      () => void renewLease(o.db, campaignId, worker, opts.leaseSeconds).catch(() => {}),
-      (opts.leaseSeconds * 1000) / 3,
-    );
+    // Flushes and lease renewals run one after the other on this chain: a flush finds its rows by their
+    // current row version (ledger.ts record) and would skip a row whose lease a renewal committed in the
+    // middle of it — an outcome lost, the message sent again after the lease.
+    let flushing = Promise.resolve();
+    const lease = setInterval(() => {
+      flushing = flushing
+        .then(() => renewLease(o.db, campaignId, worker, opts.leaseSeconds, [...attempts.keys()]))
+        .catch((err) => o.logger?.warn({ err }, 'renewing the lease failed'));
+    }, (opts.leaseSeconds * 1000) / 3);
     // The last flush is retried briefly: giving up leaves the rows to their lease (sent again later).
     const finalFlush = async () => {
       for (let attempt = 1; ; attempt++) {
@@ -247,7 +252,6 @@ export function startDeliveryEngine(o: EngineOptions): Engine {
         }
       }
     };
-    let flushing = Promise.resolve();
     // At most one flush waits behind the one in flight, and it takes every outcome there is when it starts:
     // queueing one per message beyond 10 only added tiny flushes of what arrived in between (a transaction each).
     let flushQueued = false;

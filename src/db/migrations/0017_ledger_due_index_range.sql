@@ -1,0 +1,2 @@
+DROP INDEX "campaign_recipients_due_idx";--> statement-breakpoint
+CREATE INDEX "campaign_recipients_due_idx" ON "campaign_recipients" USING btree ("campaign_id",coalesce("send_at", '-infinity'::timestamptz)) WHERE state IN ('queued', 'deferred', 'sending');
