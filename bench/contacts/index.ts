@@ -249,7 +249,9 @@ const md = `## Contacts vault (\`npm run bench -- contacts\`)
 Streaming CSV import of generated contacts: 5 encrypted fields (email, first name, last name, phone, notes; AES-256-GCM, AAD-bound),
 3 blind indexes, 5 plaintext attributes, list membership, one transaction per 2,000 rows (one email lock, one duplicate lookup,
 new contacts by binary \`COPY … FROM STDIN\` on PostgreSQL and \`INSERT … SELECT FROM unnest\` on PGlite; created contacts point at
-their import instead of one timeline row each), parsing and encryption running up to two batches ahead of the commit. 30 % of the
+their import instead of one timeline row each), parsing, validation, encryption and the COPY tuples on a worker thread running up to two
+batches ahead of the commit (\`src/contacts/import-thread.ts\`), so they use the second core while the main thread and the
+database backend commit. 30 % of the
 addresses are at gmail.com, the rest over 5,000 domains.
 Anchor: the same parse/validate pipeline inserting plaintext columns (unique email) — listmonk's published figure is ~10,000 rows/s without encryption.
 
@@ -268,28 +270,28 @@ marketer (500 pages). Rotation = re-encrypting every encrypted column (contacts,
 two concurrent loops on PostgreSQL (one encrypts while the other's UPDATE runs), one transaction each; contacts are re-indexed on the way.
 The machine is shared (2 cores): the load average column says how much else was running.
 
-Why the import and the rotation stay below 20,000 rows/s here — CPU per row, measured with
-\`node --import tsx bench/contacts/profile-import.ts 100000 --rotate\` (this process from \`process.cpuUsage\`, the PostgreSQL
-backends from /proc):
+Where the CPU goes — per row, measured with \`node --import tsx bench/contacts/profile-import.ts 200000 [--inline] [--rotate]\`
+(this process from \`process.cpuUsage\` and per thread from /proc, the PostgreSQL backends from /proc; on this shared machine
+all CPU figures grow with the load average, so compare rows taken at about the same load):
 
 | work per row | this process | PostgreSQL backend(s) |
 |---|---:|---:|
-| import, before this round (INSERT … unnest, one batch ahead) | 85–88 µs | 49–54 µs |
-| import, binary COPY + blind-index values reused by the duplicate probe | 78 µs | 36 µs |
+| import, before the worker thread (binary COPY, one JS thread; load ~2) | 78 µs | 36 µs |
+| import, worker thread + chunked CSV source (load 2.2): worker / main thread / V8 GC and compiler threads | 72 / 9 / ~25 µs | 77 µs |
 | rotation (two loops; hex bytea[] → binary bytea[] parameters) | 63 µs | 33 → 29 µs |
 
-Inside the import's 78 µs: csv-parse + validation ~23 µs (libphonenumber alone 8.4 µs), 5 × AES-256-GCM ~20 µs (4.0 µs per
-call measured in isolation — node:crypto's per-call cipher setup, not the AES, is the floor), 2 HMACs ~4.4 µs (the domain's is
-cached), building the COPY body ~4 µs, garbage collection ~11 % of the time; the rest is streams, promises and the duplicate
-probe (~19 candidates per gmail address at 1,000,000 rows; those this run inserted itself are skipped without decrypting
-when a Bloom filter of the run's addresses rules them out — before that, the rate slid from 8,950 to 7,450 rows/s over the
-1,000,000-row run; now it stays flat). The rotation's 55–63 µs are mostly its 10 GCM calls (decrypt + encrypt of 5
-columns, ~40 µs). Two cores give 2,000,000 µs of CPU per second: 78 + 36 = 114 µs per imported row caps the import near
-17,500 rows/s with perfect overlap, and the single JavaScript thread at 78 µs caps it near 12,800; the rotation's
-JavaScript thread caps it near 16,000–18,000 (a worker thread for the GCM calls gave the same rate for ~25 % more CPU on
-2 cores: the cores are already both busy).
-An encode worker thread (\`MAILWARDEN_IMPORT_WORKERS\`) adds the cost of copying rows between threads and gave no gain on
-2 cores (it is on by default from 3 cores). Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the
+The import's worker thread (\`import-worker.ts\`) gets the file's bytes from the main thread as it asks for them and sends each
+batch back as a handful of transferable objects (the COPY bytes with the tuple boundaries, typed arrays of lines and blind-index
+values, the emails and ids): the main thread does the duplicate probe, patches the \`suppressed\` flags into the tuples, drops
+duplicates and sends the COPY body as it came when every row is new. An earlier per-row protocol (each row's encoded values
+structured-cloned back) cost as much as it saved. The CSV source now drives csv-parse directly and hands rows over per 64 KiB
+slice (CSV parsing 16 → 6 µs per row in isolation: no stream or generator hop per record, no per-record info object), and each row
+is encrypted and laid out as soon as it is validated, so only compact data lives until the batch is sent. What still costs:
+5 × AES-256-GCM ~20 µs (node:crypto's per-call cipher setup is the floor), libphonenumber ~9 µs (its validity check runs the
+type regexes twice for NANPA numbers), two HMACs ~4.4 µs, garbage collection (~24 KB allocated per row, mostly inside
+node:crypto and libphonenumber; a larger young generation did not help measurably). Two cores give 2,000,000 µs of CPU per
+second, so the import's rate is bounded by its total CPU per row, whichever thread it runs on.
+Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the
 backend ~4 µs per row, list membership's two foreign keys ~6 µs, the key-version and owner indexes nothing measurable —
 the backend is not the bottleneck, so they stay.`;
 

@@ -1,8 +1,10 @@
 // Development aid: CPU per imported row, split between this process and the
 // PostgreSQL backend that runs the import's transactions (read from /proc).
-//   node --import tsx bench/contacts/profile-import.ts [ROWS]
-import { createReadStream, readFileSync } from 'node:fs';
+//   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline]
+// --inline: no import worker thread (MAILWARDEN_IMPORT_WORKERS=0 does the same).
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { systemActor } from '../../src/audit/service.ts';
@@ -24,6 +26,21 @@ const ticks = (pid: number) => {
   } catch {
     return 0; // the backend has gone (pool connection closed)
   }
+};
+/** CPU ms of each thread of this process (/proc/self/task), to see which one is the bottleneck. */
+const threadTicks = () => {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(`${tid} ${name}`, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the thread has ended
+    }
+  }
+  return out;
 };
 const file = await generateContactsCsv(n);
 const admin = new pg.Client({ connectionString: PG_URL });
@@ -55,13 +72,32 @@ const imp = await createImport(db.db, {
 });
 const c0 = process.cpuUsage();
 const p0 = ticks(pid);
+const th0 = threadTicks();
+const th1 = new Map(th0);
+// Sampled while the import runs (a thread's last sample counts): its worker thread is gone when runImport returns.
+const sample = () => {
+  for (const [t, ms] of threadTicks()) th1.set(t, ms);
+};
+const sampler = setInterval(sample, 100);
 const t0 = performance.now();
-await runImport(db.db, vault, systemActor('bench'), imp.id, createReadStream(file), { batchSize: 2000 });
+await runImport(db.db, vault, systemActor('bench'), imp.id, createReadStream(file), {
+  batchSize: 2000,
+  worker: process.argv.includes('--inline') ? false : undefined,
+});
 const secs = (performance.now() - t0) / 1000;
+clearInterval(sampler);
+sample();
 const c = process.cpuUsage(c0);
+const perThread = [...th1]
+  .map(([t, ms]) => [t, ((ms - (th0.get(t) ?? 0)) * 1000) / n] as const)
+  .filter(([, us]) => us >= 0.5)
+  .sort((a, b) => b[1] - a[1])
+  .map(([t, us]) => `${t.split(' ').slice(1).join(' ')} ${us.toFixed(1)}`);
 const nodeUs = ((c.user + c.system) / n).toFixed(1);
 const pgUs = (((ticks(pid) - p0) * 1000) / n).toFixed(1);
-console.log(`${n} rows in ${secs.toFixed(1)} s = ${Math.round(n / secs)} rows/s; CPU per row: node ${nodeUs} µs, postgres backend ${pgUs} µs`);
+console.log(
+  `${n} rows in ${secs.toFixed(1)} s = ${Math.round(n / secs)} rows/s; CPU per row: node ${nodeUs} µs (by thread: ${perThread.join(', ')}), postgres backend ${pgUs} µs; load ${loadavg()[0].toFixed(1)}`,
+);
 if (process.argv.includes('--rotate')) {
   // Rotation runs two loops on two pooled connections: count every backend of this database.
   const backends = async () =>

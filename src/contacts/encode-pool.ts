@@ -1,14 +1,11 @@
-// Import encoding (AES-GCM of 5 fields + 3 HMACs per row, ~35 µs) in a worker
-// thread, so the main thread's parsing and database round trips overlap it.
-// Falls back to encoding inline when workers are not wanted (small imports,
-// `MAILWARDEN_IMPORT_WORKERS=0`) or cannot start.
+// How an import row becomes an encoded contact (shared by the import's worker
+// thread and the inline path, import-prepare.ts), and the worker pool the
+// field-key rotation re-encrypts batches on (rotation.ts).
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
-import { keyringForWorker, type Keyring } from '../crypto/field-cipher.ts';
+import { type Keyring, keyringForWorker } from '../crypto/field-cipher.ts';
 import type { ValidRow } from './import-rows.ts';
 import { packJob, type ReencryptJob, type ReencryptResult } from './reencrypt.ts';
-import { type AttributeDef, type ContactFields, encodeContact } from './service.ts';
-import { uuidv7 } from './vault.ts';
+import type { AttributeDef, ContactFields, encodeContact } from './service.ts';
 
 export interface EncodeInit {
   defs: readonly AttributeDef[];
@@ -33,24 +30,6 @@ export function fieldsOf(row: ValidRow, init: EncodeInit): ContactFields {
     ownerUserId: init.ownerUserId,
     tags: init.tags,
   };
-}
-
-/** Encode new contacts (fresh UUIDv7 ids) from validated rows. */
-export function encodeRows(kr: Keyring, init: EncodeInit, rows: readonly ValidRow[]): EncodedValues[] {
-  return rows.map((row) => encodeContact(kr, uuidv7(), fieldsOf(row, init), init.defs));
-}
-
-/**
- * Worker threads to use. None on a 2-core machine: the main thread and the
- * database backend already keep both cores busy, and measured there (50,000
- * rows into PostgreSQL) a worker gave the same rate for 28 % more CPU (the
- * rows are copied to and from it). With more cores it takes the encryption
- * off the critical path.
- */
-export function defaultEncodeWorkers(): number {
-  const env = process.env.MAILWARDEN_IMPORT_WORKERS;
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
-  return Math.max(0, Math.min(2, availableParallelism() - 2));
 }
 
 export class EncodePool {
@@ -85,7 +64,7 @@ export class EncodePool {
     this.#waiting.clear();
   }
 
-  #send(message: { rows: ValidRow[] } | { reencrypt: ReencryptJob }): Promise<WorkerAnswer> {
+  #send(message: { reencrypt: ReencryptJob }): Promise<WorkerAnswer> {
     if (this.#failed) return Promise.reject(this.#failed);
     const seq = this.#seq++;
     const w = this.#workers[this.#next++ % this.#workers.length];
@@ -93,12 +72,6 @@ export class EncodePool {
       this.#waiting.set(seq, { resolve, reject });
       w.postMessage({ seq, ...message });
     });
-  }
-
-  async encode(rows: ValidRow[]): Promise<EncodedValues[]> {
-    if (rows.length === 0) return [];
-    // Buffers arrive as plain Uint8Arrays after the structured clone.
-    return (await this.#send({ rows })).values!.map(reviveBuffers);
   }
 
   /** A rotation batch (reencrypt.ts) on a worker; binary columns come back as Buffers. */
@@ -118,28 +91,10 @@ export class EncodePool {
   }
 }
 
-const BUFFER_KEYS = [
-  'emailEnc',
-  'firstNameEnc',
-  'lastNameEnc',
-  'phoneEnc',
-  'notesEnc',
-  'sensitiveEnc',
-] as const;
-
 const toBuffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-function reviveBuffers(v: EncodedValues): EncodedValues {
-  for (const k of BUFFER_KEYS) {
-    const b = v[k] as Uint8Array | null;
-    if (b) (v as Record<string, unknown>)[k] = toBuffer(b);
-  }
-  return v;
-}
 
 interface WorkerAnswer {
   seq: number;
-  values?: EncodedValues[];
   result?: ReencryptResult;
   error?: string;
 }

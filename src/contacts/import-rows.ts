@@ -13,7 +13,15 @@
 import type { Readable } from 'node:stream';
 import { buildPlan } from './import-mapping.ts';
 import { csvSource, jsonlSource } from './import-sources.ts';
-import { type ImportBatch, ImportConfigError, type ImportOptions, newImportStats } from './import-types.ts';
+import {
+  type BadRow,
+  type ImportBatch,
+  ImportConfigError,
+  type ImportOptions,
+  type ImportStats,
+  newImportStats,
+  type ValidRow,
+} from './import-types.ts';
 import { validateRow } from './import-validate.ts';
 
 export { ERROR_FILE_HEADER, errorFileCsv, errorFileCsvRow } from './import-error-file.ts';
@@ -32,6 +40,58 @@ export type {
 export { CORE_FIELDS, ImportConfigError, newImportStats } from './import-types.ts';
 
 /**
+ * Parse and validate contact rows from a CSV (header row required) or JSON
+ * Lines stream: every row in file order, a ValidRow or a BadRow (it has a
+ * `reason`), in arrays as the source hands them over. No batching (see
+ * importRows); the caller counts `stats.rowsYielded` as it takes rows.
+ * Throws ImportConfigError before yielding anything when the mapping does not
+ * fit the definitions or the file header.
+ */
+export async function* validatedRows(
+  input: Readable,
+  options: ImportOptions,
+  stats: ImportStats,
+): AsyncGenerator<(ValidRow | BadRow)[], void, void> {
+  const plan = buildPlan(options);
+  const source =
+    options.format === 'csv'
+      ? csvSource(input, options, plan, stats)
+      : options.format === 'jsonl'
+        ? jsonlSource(input, options, plan, stats)
+        : null;
+  if (!source) throw new ImportConfigError(`unknown format ${String(options.format)}`);
+  // The sources hand rows over in arrays (one await per slice of input, not per row).
+  for await (const rows of source) {
+    const out = new Array<ValidRow | BadRow>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row.error !== undefined || !row.values) {
+        out[i] = { line: row.line, reason: row.error ?? 'unreadable row', raw: row.raw };
+        stats.bad++;
+        continue;
+      }
+      const result = validateRow(plan, options, row.line, row.values);
+      if (typeof result === 'string') {
+        out[i] = { line: row.line, reason: result, raw: row.raw };
+        stats.bad++;
+      } else {
+        out[i] = result;
+        stats.good++;
+      }
+    }
+    yield out;
+  }
+}
+
+/** The batch size importRows uses by default, checked. */
+export function batchSizeOf(options: ImportOptions): number {
+  const batchSize = options.batchSize ?? 500;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ImportConfigError('batchSize must be a positive integer');
+  return batchSize;
+}
+
+/**
  * Parse, validate and batch contact rows from a CSV (header row required) or
  * JSON Lines stream. Throws ImportConfigError before yielding anything when
  * the mapping does not fit the definitions or the file header.
@@ -40,19 +100,8 @@ export async function* importRows(
   input: Readable,
   options: ImportOptions,
 ): AsyncGenerator<ImportBatch, void, void> {
-  const plan = buildPlan(options);
-  const batchSize = options.batchSize ?? 500;
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new ImportConfigError('batchSize must be a positive integer');
+  const batchSize = batchSizeOf(options);
   const stats = options.stats ?? newImportStats();
-  const source =
-    options.format === 'csv'
-      ? csvSource(input, options, plan, stats)
-      : options.format === 'jsonl'
-        ? jsonlSource(input, options, plan, stats)
-        : null;
-  if (!source) throw new ImportConfigError(`unknown format ${String(options.format)}`);
-
   let batch: ImportBatch = { good: [], bad: [] };
   const flush = () => {
     const out = batch;
@@ -60,21 +109,12 @@ export async function* importRows(
     batch = { good: [], bad: [] };
     return out;
   };
-  for await (const row of source) {
-    if (row.error !== undefined || !row.values) {
-      batch.bad.push({ line: row.line, reason: row.error ?? 'unreadable row', raw: row.raw });
-      stats.bad++;
-    } else {
-      const result = validateRow(plan, options, row.line, row.values);
-      if (typeof result === 'string') {
-        batch.bad.push({ line: row.line, reason: result, raw: row.raw });
-        stats.bad++;
-      } else {
-        batch.good.push(result);
-        stats.good++;
-      }
+  for await (const rows of validatedRows(input, options, stats)) {
+    for (const row of rows) {
+      if ('reason' in row) batch.bad.push(row);
+      else batch.good.push(row);
+      if (batch.good.length + batch.bad.length >= batchSize) yield flush();
     }
-    if (batch.good.length + batch.bad.length >= batchSize) yield flush();
   }
   if (batch.good.length + batch.bad.length > 0) yield flush();
 }

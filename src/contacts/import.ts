@@ -13,33 +13,29 @@ import { appendAudit } from '../audit/service.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows, type Tx } from '../db/client.ts';
 import { notFound, Problem } from '../http/problem.ts';
-import {
-  defaultEncodeWorkers,
-  type EncodedValues,
-  type EncodeInit,
-  EncodePool,
-  encodeRows,
-} from './encode-pool.ts';
+import { type EncodedValues, type EncodeInit, fieldsOf } from './encode-pool.ts';
+import type { PreparedBatch } from './import-prepare.ts';
 import {
   type BadRow,
   type ColumnMapping,
   ImportConfigError,
   type ImportStats,
-  importRows,
   newImportStats,
   type ValidRow,
 } from './import-rows.ts';
 import { type SeenEmails, seenEmails } from './import-seen.ts';
+import { preparedSource } from './import-thread.ts';
 import { contactImportErrors, contactImports, type ConsentState } from './schema.ts';
 import {
   contactRowsById,
   type EncodedContact,
   existingByEmail,
   insertContactRows,
+  insertCopyTuples,
+  insertsByCopy,
   updateContactRows,
 } from './import-store.ts';
 import {
-  type AttributeDef,
   type ContactFields,
   type ContactRow,
   decodeContact,
@@ -115,18 +111,15 @@ export interface ImportProgress {
 export interface RunImportOptions {
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
-  /** Worker threads encrypting batches (default: defaultEncodeWorkers(); 0 = on the main thread). */
-  encodeWorkers?: number;
+  /**
+   * Parse, validate and encrypt on a worker thread (import-thread.ts): true always, false never,
+   * default when there are two or more cores and the file is larger than a few thousand rows.
+   */
+  worker?: boolean;
   /** Test hook: throw after this many committed batches (simulates a crash). */
   crashAfterBatches?: number;
   /** Test hook: awaited after each committed batch, before the next one commits (e.g. a concurrent edit). */
   afterBatch?: (batches: number) => Promise<void>;
-}
-
-interface Prepared {
-  good: { row: ValidRow; values: ReturnType<typeof encodeContact> }[];
-  bad: BadRow[];
-  count: number;
 }
 
 /** Merge an import row over an existing contact: mapped, non-empty values win. */
@@ -148,42 +141,37 @@ function mergeFields(existing: ContactFields, row: ValidRow, opts: ImportOptions
   };
 }
 
-function prepare(
-  kr: Keyring,
-  init: EncodeInit,
-  good: ValidRow[],
-  bad: BadRow[],
-  values?: EncodedValues[],
-): Prepared {
-  const v = values ?? encodeRows(kr, init, good);
-  return { good: good.map((row, i) => ({ row, values: v[i] })), bad, count: good.length + bad.length };
-}
-
-/** Drop the first `n` rows (in file order) of a batch: they were committed before a crash. */
-function skipRows(good: ValidRow[], bad: BadRow[], n: number): { good: ValidRow[]; bad: BadRow[] } {
-  const lines = [...good.map((g) => g.line), ...bad.map((b) => b.line)].sort((a, b) => a - b);
-  const cut = lines[n - 1];
-  return { good: good.filter((g) => g.line > cut), bad: bad.filter((b) => b.line > cut) };
+/** A new contact of the batch: row `i`, or its re-encoded replacement after a later duplicate merged into it. */
+interface Insert {
+  i: number;
+  suppressed: boolean;
+  replacement?: EncodedContact;
 }
 
 async function commitBatch(
   tx: Tx,
   kr: Keyring,
-  defs: readonly AttributeDef[],
+  init: EncodeInit,
   imp: ImportRecord,
   opts: ImportOptions,
   listId: number | null,
-  p: Prepared,
+  p: PreparedBatch,
   run: { importId: string; since: string; seen: SeenEmails },
 ): Promise<Omit<ImportProgress, 'rowsDone' | 'stats'>> {
+  const defs = init.defs;
   const c = { inserted: 0, updated: 0, skipped: 0, failed: p.bad.length, suppressed: 0 };
   // Duplicates inside the batch: the first occurrence wins the insert; later ones are duplicates.
-  const firstByEmail = new Map<string, (typeof p.good)[number]>();
-  const laterDuplicates: (typeof p.good)[number][] = [];
-  for (const g of p.good) {
-    if (firstByEmail.has(g.row.email)) laterDuplicates.push(g);
-    else firstByEmail.set(g.row.email, g);
+  const firstByEmail = new Map<string, number>();
+  const laterDuplicates: number[] = [];
+  for (let i = 0; i < p.emails.length; i++) {
+    if (firstByEmail.has(p.emails[i])) laterDuplicates.push(i);
+    else firstByEmail.set(p.emails[i], i);
   }
+  const first = [...firstByEmail.values()];
+  // Rows and values travel from a worker only when needed (import-worker.ts); the rare merge paths need them anyway.
+  const rowAt = (i: number): ValidRow => p.rows![i];
+  const valuesAt = (i: number): EncodedValues =>
+    p.values?.[i] ?? encodeContact(kr, p.ids[i], fieldsOf(rowAt(i), init), defs);
   // One exclusive lock for the batch (single writes wait for it), then one
   // duplicate lookup and one suppression lookup for all of its addresses.
   await lockAllEmails(tx);
@@ -193,14 +181,11 @@ async function commitBatch(
     sql`SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1) AS legacy,
         EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed"`,
   );
-  const existing = await existingByEmail(
-    tx,
-    kr,
-    emails,
-    legacy,
-    [...firstByEmail.values()].map((g) => g.values),
-    run,
-  );
+  const written =
+    laterDuplicates.length === 0
+      ? { emailBidx: p.emailBidx, domainBidx: p.domainBidx }
+      : { emailBidx: first.map((i) => p.emailBidx[i]), domainBidx: first.map((i) => p.domainBidx[i]) };
+  const existing = await existingByEmail(tx, kr, emails, legacy, written, run);
   // The suppression hash (a full HMAC) is computed only when the list is not empty.
   const suppressedEmails = new Set<string>();
   if (anySuppressed) {
@@ -226,57 +211,68 @@ async function commitBatch(
         )
       : new Map<string, ContactRow>();
 
-  const inserts: EncodedContact[] = [];
+  const inserts: Insert[] = [];
+  const insertById = new Map<string, Insert>();
   const updates = new Map<string, EncodedContact>();
   const touched: { id: string; action: 'inserted' | 'updated'; line: number; suppressed: boolean }[] = [];
-  for (const g of firstByEmail.values()) {
-    const suppressed = suppressedEmails.has(g.row.email);
+  for (const [email, i] of firstByEmail) {
+    const suppressed = suppressedEmails.has(email);
     if (suppressed) c.suppressed++;
-    const old = existing.get(g.row.email);
+    const old = existing.get(email);
     if (!old) {
-      inserts.push({ ...g.values, suppressed, importId: imp.id });
-      touched.push({ id: g.values.id, action: 'inserted', line: g.row.line, suppressed });
+      const ins = { i, suppressed };
+      inserts.push(ins);
+      if (laterDuplicates.length) insertById.set(p.ids[i], ins);
+      touched.push({ id: p.ids[i], action: 'inserted', line: p.lines[i], suppressed });
     } else if (opts.onDuplicate === 'skip') {
       c.skipped++;
     } else {
       const row = full.get(old.id)!;
-      const merged = mergeFields(decodeContact(kr, row), g.row, opts);
+      const merged = mergeFields(decodeContact(kr, row), rowAt(i), opts);
       updates.set(old.id, {
         ...encodeContact(kr, old.id, merged, defs),
         suppressed: suppressed || old.suppressed,
       });
-      touched.push({ id: old.id, action: 'updated', line: g.row.line, suppressed });
+      touched.push({ id: old.id, action: 'updated', line: p.lines[i], suppressed });
     }
   }
-  for (const g of laterDuplicates) {
-    const target = existing.get(g.row.email)?.id ?? firstByEmail.get(g.row.email)!.values.id;
+  for (const i of laterDuplicates) {
+    const email = p.emails[i];
+    const target = existing.get(email)?.id ?? p.ids[firstByEmail.get(email)!];
     if (opts.onDuplicate === 'skip') {
       c.skipped++;
       continue;
     }
     // Apply the later row over what the earlier one produced.
-    const prev = updates.get(target) ?? inserts.find((v) => v.id === target)!;
+    const ins = insertById.get(target);
+    const prev: EncodedContact = ins
+      ? (ins.replacement ?? { ...valuesAt(ins.i), suppressed: ins.suppressed, importId: imp.id })
+      : updates.get(target)!;
     const cur: ContactFields = decodeContact(kr, {
       ...prev,
       createdAt: new Date(),
       updatedAt: new Date(),
     } as ContactRow);
     const next = {
-      ...encodeContact(kr, target, mergeFields(cur, g.row, opts), defs),
+      ...encodeContact(kr, target, mergeFields(cur, rowAt(i), opts), defs),
       suppressed: prev.suppressed,
       importId: prev.importId,
     };
-    const i = inserts.findIndex((v) => v.id === target);
-    if (i >= 0) inserts[i] = next;
+    if (ins) ins.replacement = next;
     else updates.set(target, next);
     c.updated++;
   }
   c.inserted = inserts.length;
   c.updated += updates.size;
 
-  await insertContactRows(tx, inserts);
+  if (p.copy) await insertCopyTuples(tx, p.copy, inserts);
+  else
+    await insertContactRows(
+      tx,
+      inserts.map((x) => x.replacement ?? { ...valuesAt(x.i), suppressed: x.suppressed, importId: imp.id }),
+    );
   // Added before the commit: if it fails the import stops, and a resumed run starts a new filter (and `since`).
-  for (const g of firstByEmail.values()) if (!existing.has(g.row.email)) run.seen.add(g.row.email);
+  for (const [email] of firstByEmail) if (!existing.has(email)) run.seen.add(email);
   await updateContactRows(tx, [...updates.values()]);
   const ids = touched.map((t) => t.id);
   if (listId !== null && ids.length)
@@ -349,7 +345,6 @@ export async function runImport(
   const kr = await vault.keyring();
   const defs = await listAttributeDefs(db);
   const listId = opts.list ? await ensureList(db, opts.list) : null;
-  let toSkip = imp.rowsDone;
   const progress: ImportProgress = {
     rowsDone: imp.rowsDone,
     inserted: imp.inserted,
@@ -367,56 +362,46 @@ export async function runImport(
   let inFlight: Promise<void> | null = null;
   const ahead: Promise<void>[] = [];
   const init: EncodeInit = { defs, ownerUserId: opts.ownerUserId ?? null, tags: opts.tags ?? [] };
-  const workers = o.encodeWorkers ?? defaultEncodeWorkers();
-  let pool: EncodePool | null = null;
-  let seen = 0;
-  const commit = async (p: Prepared) => {
-    const c = await db.transaction((tx) => commitBatch(tx, kr, defs, imp, opts, listId, p, run));
+  const commit = async (p: PreparedBatch) => {
+    const c = await db.transaction((tx) => commitBatch(tx, kr, init, imp, opts, listId, p, run));
     progress.rowsDone += p.count;
     progress.inserted += c.inserted;
     progress.updated += c.updated;
     progress.skipped += c.skipped;
     progress.failed += c.failed;
     progress.suppressed += c.suppressed;
+    Object.assign(progress.stats, p.stats);
     batches++;
     o.onProgress?.(progress);
     if (o.crashAfterBatches !== undefined && batches >= o.crashAfterBatches)
       throw new Error('simulated crash');
     await o.afterBatch?.(batches);
   };
-  try {
-    for await (const batch of importRows(input, {
+  const source = preparedSource(
+    input,
+    kr,
+    init,
+    {
       format: imp.format,
       mapping: opts.mapping,
       attributes: defs.map((d) => ({ key: d.key, type: d.type, options: d.options, sensitive: d.sensitive })),
       batchSize: o.batchSize ?? 1000,
       defaultCountry: opts.defaultCountry ?? undefined,
-      stats: progress.stats,
-    })) {
-      let { good, bad } = batch;
-      if (toSkip > 0) {
-        const n = good.length + bad.length;
-        if (toSkip >= n) {
-          toSkip -= n;
-          continue;
-        }
-        ({ good, bad } = skipRows(good, bad, toSkip));
-        toSkip = 0;
-      }
-      // A one-batch import stays on the main thread: a worker costs more to start than it saves.
-      if (!pool && workers > 0 && ++seen >= 2) pool = new EncodePool(kr, init, workers);
-      const g = good;
-      const b = bad;
-      const prepared = pool
-        ? pool.encode(g).then((values) => prepare(kr, init, g, b, values))
-        : Promise.resolve(prepare(kr, init, g, b));
-      prepared.catch(() => {}); // observed through inFlight
+    },
+    // A resumed run skips the rows committed before; the worker sends rows only when merges may need them.
+    { skip: imp.rowsDone, copy: insertsByCopy(db), rows: opts.onDuplicate === 'update', importId: imp.id },
+    // PGlite runs on the main thread, and a worker would send it every row back: inline there unless asked.
+    { worker: o.worker ?? (insertsByCopy(db) ? undefined : false), ahead: PREPARED_AHEAD },
+  );
+  try {
+    for await (const prepared of source) {
       // Commits run one after another, in file order (each resumes after the previous one's rows_done); parsing
-      // and encoding run up to PREPARED_AHEAD batches ahead of them, so a slow commit does not idle the parser.
+      // and encoding run up to PREPARED_AHEAD batches ahead of them (on the worker thread, or inline while a
+      // commit waits for the database), so a slow commit does not idle the parser.
       const previous = inFlight;
       inFlight = (async () => {
         if (previous) await previous;
-        await commit(await prepared);
+        await commit(prepared);
       })();
       inFlight.catch(() => {}); // observed through `ahead` or at the end
       ahead.push(inFlight);
@@ -425,7 +410,6 @@ export async function runImport(
     if (inFlight) await inFlight;
   } catch (err) {
     if (inFlight) await inFlight.catch(() => {});
-    await pool?.close();
     const message =
       err instanceof ImportConfigError ? err.message : `import stopped: ${(err as Error).message}`;
     await db
@@ -435,7 +419,6 @@ export async function runImport(
     if (err instanceof ImportConfigError) throw new Problem(422, 'import_config', err.message);
     throw err;
   }
-  await pool?.close();
   [imp] = await db
     .update(contactImports)
     .set({ state: 'completed', finishedAt: new Date(), updatedAt: new Date() })

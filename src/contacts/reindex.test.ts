@@ -26,10 +26,10 @@ async function importCsv(csv: string, onDuplicate: 'update' | 'skip' = 'skip') {
     options: { mapping, onDuplicate },
     createdBy: 'tester',
   });
-  // One encode worker: this machine's default may be none, and the worker path must be exercised too.
+  // On the worker thread: these files are too small for the default to use it, and the worker path must be exercised too.
   return runImport(database.db, vault, actor, imp.id, Readable.from([csv]), {
     batchSize: 7,
-    encodeWorkers: 1,
+    worker: true,
   });
 }
 
