@@ -17,6 +17,7 @@ import { notifyAlerts } from './notify.ts';
 import { applyResponse } from './responses.ts';
 import { type AlertRow, AlertGroups } from './alerts.ts';
 import { DetectorLease, LEASE_RETRY_MS, UnseenTail } from './lease.ts';
+import { replayEvents, replayPlan, rowToEvent } from './replay.ts';
 import { pruneEvents, writeEvents } from './store.ts';
 
 export type { AlertRow } from './alerts.ts';
@@ -137,63 +138,13 @@ export class Monitor {
     this.leading = true;
   }
 
-  /**
-   * Replay recent events silently so windows and baselines continue where they were. Each detector
-   * gets the events of its own window (DetectorDef.replayMinutes, at most `hours`), so the database
-   * returns only those: a day of mail.sent is not read back for detectors that look at the last hour.
-   * The newest ~10,000 ids (the head) come back whatever their type, so the tail (lease holder) can
-   * tell ids it has seen from gaps left by transactions still open, as before.
-   * Returns the head's ids and the highest id when the replay began.
-   */
+  /** Replay recent events silently (replay.ts): each detector its own window. */
   private async replay(hours: number): Promise<{ ids: number[]; maxId: number }> {
-    const q = <T>(sql: string, params?: unknown[]) => this.database.query<T>(sql, params);
-    const full = hours * 60;
-    const now = Date.now();
-    const cutoff = new Map<string, number>();
-    const minutesByType = new Map<string, number>();
-    for (const [type, ds] of this.byType)
-      for (const d of ds) {
-        const m = Math.min(full, d.replayMinutes?.(this.contexts.get(d.id)!.params) ?? full);
-        cutoff.set(d.id, now - m * 60_000);
-        if (m > (minutesByType.get(type) ?? 0)) minutesByType.set(type, m);
-      }
-    const [{ m: maxId, head }] = await q<{ m: number; head: number }>(
-      `SELECT coalesce(max(id), 0)::int8 AS m,
-              coalesce((SELECT min(id) FROM (SELECT id FROM security_events ORDER BY id DESC LIMIT 10000) h), 1)::int8 - 1 AS head
-       FROM security_events`,
-    );
-    const longest = Math.max(0, ...minutesByType.values());
-    // Start at the first event of the longest window (the `at` index), not at the first id.
-    const [{ first }] = await q<{ first: number | null }>(
-      'SELECT min(id)::int8 AS first FROM security_events WHERE at > now() - make_interval(mins => $1)',
-      [longest],
-    );
-    let last = Math.min(Number(first ?? maxId + 1), Number(head) + 1) - 1;
-    const types = [...minutesByType.keys()];
-    const minutes = types.map((t) => minutesByType.get(t)!);
-    const ids: number[] = [];
-    const started = performance.now();
-    let read = 0;
-    let observed = 0;
-    for (;;) {
-      const rows = await q<Record<string, unknown>>(
-        `SELECT e.* FROM security_events e LEFT JOIN unnest($1::text[], $2::int[]) AS w(type, minutes) ON w.type = e.type
-         WHERE e.id > $3 AND (e.id > $4 OR e.at > now() - make_interval(mins => w.minutes))
-         ORDER BY e.id LIMIT 10000`,
-        [types, minutes, last, Number(head)],
-      );
-      if (!rows.length) break;
-      for (const r of rows) {
-        const e = rowToEvent(r);
-        if (e.id > Number(head)) ids.push(e.id);
-        if (this.observe(e, cutoff)) observed++;
-      }
-      read += rows.length;
-      last = Number(rows[rows.length - 1].id);
-    }
-    this.lastReplay = { rows: read, observed, ms: Math.round(performance.now() - started) };
-    this.opts.logger?.info(this.lastReplay, 'monitoring: detector state rebuilt from recent events');
-    return { ids, maxId: Number(maxId) };
+    const plan = replayPlan(this.byType, (id) => this.contexts.get(id)!.params, hours);
+    const r = await replayEvents((sql, params) => this.database.query(sql, params), plan, (e) => this.observe(e, plan.cutoff));
+    this.lastReplay = r.stats;
+    this.opts.logger?.info(r.stats, 'monitoring: detector state rebuilt from recent events');
+    return { ids: r.headIds, maxId: r.maxId };
   }
 
   /** Try to take the lease (a follower does every LEASE_RETRY_MS); true when this process now runs the detectors. */
@@ -508,29 +459,4 @@ export class Monitor {
     await this.alertChain.catch(() => undefined);
     await this.lease?.release();
   }
-}
-
-export function rowToEvent(r: Record<string, unknown>): StoredEvent {
-  const n = (v: unknown) => (v == null ? null : Number(v));
-  return {
-    id: Number(r.id),
-    at: new Date(r.at as string),
-    type: r.type as string,
-    source: r.source as string,
-    actorType: (r.actor_type as string) ?? null,
-    actorId: (r.actor_id as string) ?? null,
-    actor: (r.actor as string) ?? null,
-    target: (r.target as string) ?? null,
-    outcome: (r.outcome as string) ?? null,
-    ip: (r.ip as string) ?? null,
-    userAgent: (r.user_agent as string) ?? null,
-    country: (r.country as string) ?? null,
-    city: (r.city as string) ?? null,
-    lat: n(r.lat),
-    lon: n(r.lon),
-    asn: n(r.asn),
-    size: n(r.size),
-    count: n(r.count),
-    details: (r.details as Record<string, unknown>) ?? {},
-  };
 }
