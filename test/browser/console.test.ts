@@ -87,7 +87,8 @@ test('sign-in asks for the TOTP code and lands in the console', async () => {
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   await page.goto(`${server.url}/users`);
   await page.getByRole('heading', { name: 'Users' }).waitFor();
-  assert.ok(await page.getByText(owner.email).first().isVisible());
+  // waitFor, not isVisible(): the heading renders before the list arrives (isVisible does not wait; it failed under load).
+  await page.getByText(owner.email).first().waitFor();
   await page.goto(`${server.url}/audit`);
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
   await page.getByText('auth.login').first().waitFor();
