@@ -31,6 +31,7 @@ import { seedCampaign } from '../../test/support/campaign.ts';
 import { crashDrill, startWorker } from '../../test/support/crash-run.ts';
 import { startSink } from '../../test/support/smtp-sink.ts';
 import { writeBenchSection } from '../lib/report.ts';
+import { sendBenchBody as body } from './body.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -74,14 +75,6 @@ function loopbackLimit(port: number, messages: number): number {
   const r = spawnSync('/usr/sbin/smtp-source', ['-s', String(SESSIONS), '-l', '5120', '-m', String(messages), '-c', `127.0.0.1:${port}`], { stdio: 'ignore' });
   if (r.status !== 0) throw new Error('smtp-source failed');
   return messages / (Number(process.hrtime.bigint() - start) / 1e9);
-}
-
-/** ~5 KB of HTML with personalisation in several places and five links. */
-function body(): string {
-  const para = (i: number) =>
-    `<p>Paragraph ${i}: our spring range is here, {{ contact.first_name | default: "friend" }}. Fabrics, fits and colours chosen with care, ` +
-    `made to last and priced fairly. Free returns for 60 days and repairs for life on everything we make. <a href="https://shop.example/item/${i}?utm_source=mw">See item ${i}</a>.</p>`;
-  return `<html><body><h1>Hello {{ contact.first_name | default: "there" }} {{ contact.last_name }}</h1>${Array.from({ length: 14 }, (_, i) => para(i)).join('')}<p>Sent to {{ contact.email }}. <a href="{{ unsubscribe_url }}">Unsubscribe</a> · {{ workspace.postal_address }}</p></body></html>`;
 }
 
 async function importContacts(env: Record<string, string>, n: number, list: string, prefix: string) {

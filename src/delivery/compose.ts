@@ -209,13 +209,32 @@ function relaxedStable(qp: string): string {
   return qp.replace(/\t/g, '=09').replace(/ {2,}/g, (m) => ` ${'=20'.repeat(m.length - 1)}`);
 }
 
+// Encoded lines are at most QP_WIDTH characters before a leading dot is
+// escaped (below): `=2E` adds two, and a run's closing soft break one, so no
+// line exceeds 76 (RFC 2045 §6.7).
+const QP_WIDTH = 73;
+
+/**
+ * A line that starts with "." is written `=2E` (the same octet to any QP
+ * decoder, and to DKIM's body hash, which is taken before transport). SMTP would
+ * otherwise have to dot-stuff it (RFC 5321 §4.5.2), and a message with no such
+ * line passes the SMTP client's stuffing unchanged, so it is not scanned byte by
+ * byte (smtp-data.ts). Runs start at column 0, so the first character counts too.
+ */
+function escapeLeadingDots(encoded: string): string {
+  const out = encoded.charCodeAt(0) === 0x2e ? `=2E${encoded.slice(1)}` : encoded;
+  return out.includes('\r\n.') ? out.replaceAll('\r\n.', '\r\n=2E') : out;
+}
+
 function qpRun(text: string, last: boolean): string {
   if (text === '') return '';
   let encoded: string;
   if (QP_SAFE.test(text)) {
+    const w = QP_WIDTH - 1;
     encoded = '';
-    for (let i = 0; i < text.length; i += 75) encoded += i + 75 < text.length ? `${text.slice(i, i + 75)}=${CRLF}` : text.slice(i);
-  } else encoded = qpWrap(relaxedStable(qpEncode(normaliseNewlines(text))), 75);
+    for (let i = 0; i < text.length; i += w) encoded += i + w < text.length ? `${text.slice(i, i + w)}=${CRLF}` : text.slice(i);
+  } else encoded = qpWrap(relaxedStable(qpEncode(normaliseNewlines(text))), QP_WIDTH);
+  encoded = escapeLeadingDots(encoded);
   return last || encoded.endsWith(CRLF) ? encoded : `${encoded}=${CRLF}`;
 }
 

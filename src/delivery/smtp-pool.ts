@@ -7,7 +7,8 @@
 // wrapping the raw bytes, a read stream piped into the connection — which was
 // ~15 % of the CPU per message. Here the Buffer goes straight to
 // `SMTPConnection.send()` (envelope commands, dot-stuffing, the data terminator:
-// all still nodemailer's).
+// all still nodemailer's; smtp-data.ts makes the DATA phase one write and skips
+// the byte-by-byte dot-stuffing scan when it would change nothing).
 //
 // Pool semantics follow nodemailer's smtp-pool (pool-resource.js):
 //   - up to `maxConnections` connections, each reused for `maxMessages`
@@ -23,6 +24,7 @@
 //   - errors are nodemailer's own error objects (code, responseCode, response,
 //     command), so smtp.ts classifies them as before.
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { singleWriteMessage } from './smtp-data.ts';
 
 export type ConnectionPoolOptions = SMTPConnection.Options & {
   auth?: { user: string; pass: string };
@@ -95,7 +97,8 @@ export class ConnectionPool {
     return new Promise((resolve, reject) => {
       conn.messages++;
       // SMTPConnection keeps its per-transaction state on the envelope object: a fresh one per send.
-      conn.c.send({ from: envelope.from, to: [...envelope.to] }, raw, (err, info) => {
+      const message = singleWriteMessage(conn.c, raw) as unknown as Buffer;
+      conn.c.send({ from: envelope.from, to: [...envelope.to] }, message, (err, info) => {
         if (err) return reject(err);
         resolve({ accepted: info.accepted as string[], rejected: info.rejected as string[], response: info.response });
       });
