@@ -6,19 +6,11 @@
 //   node --import tsx bench/send/profile-worker.ts [MESSAGES] [--sessions 10] [--lanes 2]
 // Add `--cpu-prof` to node's flags for a profile. Needs /usr/sbin/smtp-sink (bench/send installs postfix).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
-import type { Campaign } from '../../src/campaigns/service.ts';
-import type { Contact } from '../../src/contacts/service.ts';
-import { buildMessage, type CampaignMessage, type SendKeys } from '../../src/delivery/campaign-message.ts';
-import { composeTemplate } from '../../src/delivery/compose.ts';
-import { generateDkimKey } from '../../src/delivery/dkim.ts';
-import { planRender } from '../../src/delivery/render-plan.ts';
+import { buildMessage } from '../../src/delivery/campaign-message.ts';
 import { RelayPool } from '../../src/delivery/smtp.ts';
-import { allowedVariables, buildContext, sampleContact } from '../../src/templates/render.ts';
-import { permissionsOf } from '../../src/auth/permissions.ts';
-import { sendBenchBody } from './body.ts';
+import { benchCampaign } from './body.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,55 +28,16 @@ async function freePort(): Promise<number> {
 }
 
 const port = await freePort();
-const sink = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-c', `127.0.0.1:${port}`, '1024'], { stdio: 'ignore' });
+const sink = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-c', `127.0.0.1:${port}`, '1024'], {
+  stdio: 'ignore',
+});
 await new Promise((r) => setTimeout(r, 300));
 
-const keys: SendKeys = { dkimKey: randomBytes(32), trackingKey: randomBytes(32), verpKey: randomBytes(32), messageIdKey: randomBytes(32) };
-const domain = 'acme.example';
-const allowed = allowedVariables('marketer', permissionsOf('marketer'), []);
-const workspace = { name: 'Acme', postalAddress: '1 Main St, Springfield' };
-const template = { subject: 'Spring range for {{ contact.first_name }}', body: sendBenchBody(), format: 'html' as const, text: null };
-const sampleCtx = buildContext(
-  { contact: sampleContact, company: null, campaign: { name: 'Spring', subject: template.subject }, workspace, unsubscribeUrl: 'https://mw.example/t/u/x', preferencesUrl: 'https://mw.example/t/p/x' },
-  allowed,
-);
-const plan = await planRender(template, sampleCtx, { tracking: true });
-if (plan.mode !== 'slots') throw new Error(`plan fell back to a full render: ${plan.reason}`);
-const cm: CampaignMessage = {
-  campaign: { id: 1, name: 'Spring', tracking: true } as Campaign,
-  domain,
-  plan,
-  mime: composeTemplate({
-    campaignId: 1,
-    from: { name: 'Acme', address: `news@${domain}` },
-    subject: template.subject,
-    html: plan.html,
-    text: plan.text,
-    messageIdDomain: domain,
-    messageIdKey: keys.messageIdKey,
-    headers: { 'Feedback-ID': 'c1:mailwarden', 'List-Id': `<c1.${domain}>` },
-  }),
-  keys: [generateDkimKey('ed25519', domain, 'mw1')],
-  domainSince: new Date(),
-  allowed,
-  workspace,
-  version: 0,
-};
-const contact = (i: number): Contact =>
-  ({
-    id: `0190b7b4-1111-7000-8000-${String(i).padStart(12, '0')}`,
-    email: `p${i}@bench${i % 50}.example`,
-    firstName: `First${i}`,
-    lastName: `Last${i}`,
-    phone: null,
-    notes: null,
-    attributes: {},
-    jobTitle: null,
-    country: null,
-    timeZone: null,
-  }) as unknown as Contact;
+const { cm, keys, contact } = await benchCampaign();
 
-const transport = new RelayPool([{ id: 'sink', url: `smtp://127.0.0.1:${port}`, requireTLS: false, maxConnections: SESSIONS }]);
+const transport = new RelayPool([
+  { id: 'sink', url: `smtp://127.0.0.1:${port}`, requireTLS: false, maxConnections: SESSIONS },
+]);
 const opts = { publicUrl: 'https://mw.example', bounceDomain: 'bounce.acme.example' };
 let next = 0;
 let sent = 0;

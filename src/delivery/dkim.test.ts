@@ -3,7 +3,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { composeTemplate, parseSlots, personalise } from './compose.ts';
-import { generateDkimKey, isRelaxedCanonical, relaxedBodyHash, signMessage, signRaw, staticKeyResolver, verifyDkim } from './dkim.ts';
+import {
+  generateDkimKey,
+  isRelaxedCanonical,
+  relaxedBodyHash,
+  signatureHeadersByMailauth,
+  signMessage,
+  signRaw,
+  staticKeyResolver,
+  verifyDkim,
+} from './dkim.ts';
 
 const ed = generateDkimKey('ed25519', 'acme.example', 'ed1');
 const rsa = generateDkimKey('rsa', 'acme.example', 'rsa1');
@@ -33,6 +42,33 @@ describe('dkim', () => {
     assert.match(ed.txt, /^v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=$/);
     assert.equal(ed.dnsName, 'ed1._domainkey.acme.example');
     assert.match(rsa.txt, /^v=DKIM1; k=rsa; p=MIIBIjAN/);
+  });
+
+  it('writes exactly the DKIM-Signature fields mailauth formats per message (the per-key template is only a cache)', async () => {
+    const t = template('<p>Hello [[mw:name]]</p><a href="[[mw:click]]">go</a>');
+    const other = generateDkimKey('ed25519', 'bücher.example', 'sel-2');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 30 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 1_700_000_000_000, max: 1_700_000_003_000 }),
+        async (name, display, which, ms) => {
+          const keys = [[ed], [rsa], [ed, rsa], [other, ed]][which];
+          const m = personalise(t, {
+            ...recipient(which, { name, click: 'https://t.acme.example/c/1' }),
+            to: { name: display.replace(/[\r\n\0]/g, ' ').trim() || undefined, address: 'ann@example.org' },
+            subject: `Hi ${name.replace(/[\r\n\0]/g, ' ')}`,
+          });
+          const signTime = new Date(ms);
+          const raw = await signMessage(keys, m, signTime);
+          const reference = signatureHeadersByMailauth(keys, m.headLines, relaxedBodyHash(m.body), signTime);
+          assert.equal(raw.subarray(0, reference.length).toString('latin1'), reference.toString('latin1'));
+          assert.equal(raw[reference.length], m.head[0]);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('dual-signs (Ed25519 + RSA) personalised messages that mailauth verifies', async () => {
