@@ -6,7 +6,13 @@
 // './service.ts'` sees them all.
 import { and, asc, desc, eq, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Actor } from '../audit/service.ts';
-import type { Keyring } from '../crypto/field-cipher.ts';
+import { AEAD_FORMAT_V1 } from '../crypto/aead.ts';
+import {
+  FIELD_FORMAT_V1,
+  FIELD_HEADER_BYTES,
+  FIELD_OVERHEAD_BYTES,
+  type Keyring,
+} from '../crypto/field-cipher.ts';
 import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
@@ -19,7 +25,9 @@ import {
   domainLookup,
   emailBidx,
   emailLookup,
+  emailMatches,
   encText,
+  legacyEmailBidx,
   legacyEmailLookup,
   lockEmailBuckets,
   phoneBidx,
@@ -187,10 +195,47 @@ export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
   )!;
 }
 
+// Exact email lookup is the hot read path (search by address, and the uniqueness check of every single
+// write): one statement whose text never changes (arrays rather than IN lists, whose length would follow
+// the number of blind-index keys loaded), built once per database handle or transaction and prepared by
+// name on PostgreSQL (node-postgres parses it once per connection; the server plans it from the cached
+// statement), so neither the query builder nor the server's parser and planner run per lookup — they were
+// half of a lookup's CPU. No ORDER BY/LIMIT: the candidates are few (≤ ~61 at 1M contacts, docs/security.md §5)
+// and a generic plan must not be tempted by a backward primary-key scan. The server also drops candidates
+// whose email ciphertext has another length than the searched address's (AES-GCM keeps lengths; any other
+// ciphertext format passes through to decryption), so a crowded bucket (a gmail.com address: ~19 candidates
+// at 1M) ships and decodes a few rows instead of all of them.
+const buildEmailCandidatesStatement = (db: Tx) =>
+  db
+    .select()
+    .from(contacts)
+    .where(
+      and(
+        eq(contacts.workspaceId, WORKSPACE_ID),
+        sql`${contacts.emailDomainBidx} = ANY(${sql.placeholder('domain')}::int[])`,
+        sql`((${contacts.emailBidx} = ANY(${sql.placeholder('email')}::int[]) AND ${contacts.bidxLayout} = ${sql.raw(String(BIDX_LAYOUT))})
+          OR (${contacts.emailBidx} = ANY(${sql.placeholder('legacy')}::int[]) AND ${contacts.bidxLayout} = 1))`,
+        sql`CASE WHEN octet_length(${contacts.emailEnc}) <= ${sql.raw(String(FIELD_HEADER_BYTES))} THEN true
+          WHEN get_byte(${contacts.emailEnc}, 0) <> ${sql.raw(String(FIELD_FORMAT_V1))}
+            OR get_byte(${contacts.emailEnc}, ${sql.raw(String(FIELD_HEADER_BYTES))}) <> ${sql.raw(String(AEAD_FORMAT_V1))} THEN true
+          ELSE octet_length(${contacts.emailEnc}) = ${sql.placeholder('bytes')}::int END`,
+      ),
+    )
+    .prepare('contacts_by_email_bidx');
+const emailCandidatesStatements = new WeakMap<Tx, ReturnType<typeof buildEmailCandidatesStatement>>();
+
 /** Rows whose email equals `normalisedEmail`: blind-index candidates, decrypted and compared. */
 export async function findByEmail(db: Tx, kr: Keyring, normalisedEmail: string): Promise<ContactRow[]> {
-  const candidates = await db.select().from(contacts).where(emailCandidates(kr, normalisedEmail));
-  return candidates.filter((c) => decText(kr, T, 'email', c.id, c.emailEnc) === normalisedEmail);
+  let statement = emailCandidatesStatements.get(db);
+  if (!statement) emailCandidatesStatements.set(db, (statement = buildEmailCandidatesStatement(db)));
+  const email = emailLookup(kr, normalisedEmail);
+  const candidates = await statement.execute({
+    domain: domainLookup(kr, emailDomain(normalisedEmail)),
+    email,
+    legacy: legacyEmailBidx(email),
+    bytes: FIELD_OVERHEAD_BYTES + Buffer.byteLength(normalisedEmail, 'utf8'),
+  });
+  return candidates.filter((c) => emailMatches(kr, T, c.id, c.emailEnc, normalisedEmail));
 }
 
 export async function isSuppressed(
@@ -339,6 +384,12 @@ export interface ContactFilter {
   limit?: number;
 }
 
+function normalisedEmailFilter(email: string): string {
+  const e = normaliseEmail(email);
+  if (!e.ok) throw fieldError('email', 'is not a valid email address');
+  return e.value;
+}
+
 export function filterWhere(
   kr: Keyring,
   f: ContactFilter,
@@ -348,9 +399,7 @@ export function filterWhere(
   let email: string | undefined;
   let phone: string | undefined;
   if (f.email) {
-    const e = normaliseEmail(f.email);
-    if (!e.ok) throw fieldError('email', 'is not a valid email address');
-    email = e.value;
+    email = normalisedEmailFilter(f.email);
     conds.push(emailCandidates(kr, email));
   }
   if (f.phone) {
@@ -381,9 +430,21 @@ export async function listContacts(
   kr: Keyring,
   f: ContactFilter,
 ): Promise<{ items: Contact[]; nextBefore: string | null }> {
+  const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
+  if (
+    f.email &&
+    !(f.phone || f.tag || f.listId || f.ownerUserId || f.companyId || f.attribute || f.before)
+  ) {
+    // Search by address alone (the console's and the API's exact lookup): the prepared statement of
+    // findByEmail, newest first like every page.
+    const found = await findByEmail(db, kr, normalisedEmailFilter(f.email));
+    found.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const more = found.length > limit;
+    const page = more ? found.slice(0, limit) : found;
+    return { items: page.map((r) => decodeContact(kr, r)), nextBefore: more ? page[page.length - 1].id : null };
+  }
   const defs = f.attribute ? await listAttributeDefs(db) : [];
   const { where, email, phone } = filterWhere(kr, f, defs);
-  const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
   const found = await db
     .select()
     .from(contacts)
@@ -395,7 +456,7 @@ export async function listContacts(
   // Blind indexes give candidates: drop the coincidences after decrypting the
   // searched field only, and decode the whole row for the matches alone.
   let kept = found;
-  if (email) kept = kept.filter((r) => decText(kr, T, 'email', r.id, r.emailEnc) === email);
+  if (email) kept = kept.filter((r) => emailMatches(kr, T, r.id, r.emailEnc, email));
   if (phone) kept = kept.filter((r) => decText(kr, T, 'phone', r.id, r.phoneEnc) === phone);
   const items = kept.map((r) => decodeContact(kr, r));
   return { items, nextBefore: more ? found[found.length - 1].id : null };

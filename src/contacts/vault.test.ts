@@ -5,14 +5,15 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { type Client, createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
+import { createTestDatabase } from '../../test/support/db.ts';
 import { systemActor } from '../audit/service.ts';
 import { DecryptionError } from '../crypto/aead.ts';
 import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { auditLog, contacts, dataKeys, monitoringOutbox } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
 import { getRotation, rotateMasterKey, runRotation, startFieldKeyRotation } from './rotation.ts';
-import { decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
-import { Vault, VaultError } from './vault.ts';
+import { createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
+import { emailMatches, encText, Vault, VaultError } from './vault.ts';
 
 let t: TestApp;
 let owner: Client;
@@ -309,6 +310,77 @@ describe('resumable work', () => {
     assert.equal(done.skipped, 1, 'the last line is the re-addressed contact');
     assert.equal(done.inserted, 120);
     assert.equal((await findByEmail(t.database.db, kr, 'moved.to@example.com')).length, 1);
+  });
+
+  // Addresses written by someone else between two batches of an import (a single write, another import) are
+  // duplicates for its later batches: an import's duplicate probe must never trust only what it inserted itself.
+  test('an import into an empty workspace still finds an address a single write added between its batches', async () => {
+    const database = await createTestDatabase();
+    try {
+      const v = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
+      const kr = await v.ready();
+      const actor = systemActor('test');
+      const csv = `Email,First\n${Array.from({ length: 160 }, (_, i) => `empty${i === 150 ? 7 : i}@example.com,N${i}`).join('\n')}\n`;
+      const imp = await createImport(database.db, { filename: 'empty.csv', format: 'csv', options: { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' }, createdBy: 'test' });
+      const done = await runImport(database.db, v, actor, imp.id, Readable.from([csv]), {
+        batchSize: 40,
+        afterBatch: async (n) => {
+          if (n === 1) await createContact(database.db, kr, actor, { email: 'empty100@example.com' });
+        },
+      });
+      assert.equal(done.skipped, 2, 'line 102 was created meanwhile; line 152 repeats line 9');
+      assert.equal(done.inserted, 158);
+      for (const e of ['empty100@example.com', 'empty7@example.com'])
+        assert.equal((await findByEmail(database.db, kr, e)).length, 1, e);
+      // A second import finds everything the first one inserted.
+      const again = await createImport(database.db, { filename: 'again.csv', format: 'csv', options: { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' }, createdBy: 'test' });
+      const second = await runImport(database.db, v, actor, again.id, Readable.from([csv]), { batchSize: 40 });
+      assert.equal(second.inserted, 0);
+      assert.equal(second.skipped, 160);
+    } finally {
+      await database.close();
+    }
+  });
+
+  test('an import into an empty workspace still finds an address another import added between its batches', async () => {
+    const database = await createTestDatabase();
+    try {
+      const v = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
+      const kr = await v.ready();
+      const actor = systemActor('test');
+      const options = { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' as const };
+      const csv = `Email,First\n${Array.from({ length: 120 }, (_, i) => `both${i}@example.com,N${i}`).join('\n')}\n`;
+      const a = await createImport(database.db, { filename: 'a.csv', format: 'csv', options, createdBy: 'test' });
+      const done = await runImport(database.db, v, actor, a.id, Readable.from([csv]), {
+        batchSize: 40,
+        afterBatch: async (n) => {
+          if (n !== 1) return;
+          const b = await createImport(database.db, { filename: 'b.csv', format: 'csv', options, createdBy: 'test' });
+          await runImport(database.db, v, actor, b.id, Readable.from(['Email,First\nboth90@example.com,B\n']), { batchSize: 40 });
+        },
+      });
+      assert.equal(done.skipped, 1, 'line 92 was imported by the other import meanwhile');
+      assert.equal(done.inserted, 119);
+      assert.equal((await findByEmail(database.db, kr, 'both90@example.com')).length, 1);
+    } finally {
+      await database.close();
+    }
+  });
+
+  test('an exact email lookup drops candidates of another length unread, and still fails loudly on a tampered one', async () => {
+    const kr = await vault.keyring();
+    const id = '0190b7b4-1111-7000-8000-000000000001';
+    const sealed = encText(kr, 'contacts', 'email', id, 'ann@example.com')!;
+    assert.equal(emailMatches(kr, 'contacts', id, sealed, 'ann@example.com'), true);
+    assert.equal(emailMatches(kr, 'contacts', id, sealed, 'anne@example.com'), false);
+    // another length: not decrypted at all (garbage of that length would otherwise throw)
+    const longer = Buffer.concat([sealed, Buffer.alloc(3)]);
+    longer.fill(0x55, 30);
+    assert.equal(emailMatches(kr, 'contacts', id, longer, 'ann@example.com'), false);
+    // the same length: decrypted, and a flipped byte is an error, not a quiet mismatch
+    const tampered = Buffer.from(sealed);
+    tampered[tampered.length - 1] ^= 1;
+    assert.throws(() => emailMatches(kr, 'contacts', id, tampered, 'ann@example.com'), DecryptionError);
   });
 
   test('a field-key rotation interrupted midway resumes and ends with every row under the new version', async () => {

@@ -13,6 +13,7 @@ import {
   type DataKeyRecord,
   decryptFieldText,
   encryptField,
+  fieldPlaintextBytes,
   type Keyring,
   KeyringError,
   loadKeyring,
@@ -185,6 +186,23 @@ export function decText(
   return decryptFieldText(kr, { table, column, rowId }, buf);
 }
 
+/**
+ * Whether a blind-index candidate's email ciphertext holds `normalisedEmail`. A candidate whose ciphertext
+ * length says its address has another length is dropped without decrypting (most false positives of a
+ * crowded bucket, e.g. gmail.com's); the rest is decrypted and compared, so tampering still fails loudly.
+ */
+export function emailMatches(
+  kr: Keyring,
+  table: string,
+  rowId: string,
+  emailEnc: Buffer | Uint8Array,
+  normalisedEmail: string,
+): boolean {
+  const bytes = fieldPlaintextBytes(emailEnc);
+  if (bytes !== null && bytes !== Buffer.byteLength(normalisedEmail, 'utf8')) return false;
+  return decText(kr, table, 'email', rowId, emailEnc) === normalisedEmail;
+}
+
 export const emailBidx = (kr: Keyring, email: string) => blindIndexForWrite(kr, 'email', email, EMAIL_BITS);
 // Domains repeat (a few webmail domains hold most addresses): an import computes each one's HMAC once per keyring.
 const domainCache = new WeakMap<Keyring, Map<string, number>>();
@@ -203,8 +221,10 @@ export const phoneBidx = (kr: Keyring, phone: string) => blindIndexForWrite(kr, 
 export const emailLookup = (kr: Keyring, email: string) =>
   blindIndexLookupValues(kr, 'email', email, EMAIL_BITS);
 /** Layout-1 values of an email (rows the re-index sweep has not reached yet). */
-export const legacyEmailLookup = (kr: Keyring, email: string) =>
-  emailLookup(kr, email).map((v) => v >>> (EMAIL_BITS - LEGACY_EMAIL_BITS));
+export const legacyEmailLookup = (kr: Keyring, email: string) => legacyEmailBidx(emailLookup(kr, email));
+/** Layout-1 values of current email index values (layout 1 kept the top 10 bits of the same HMAC). */
+export const legacyEmailBidx = (values: readonly number[]) =>
+  values.map((v) => v >>> (EMAIL_BITS - LEGACY_EMAIL_BITS));
 export const domainLookup = (kr: Keyring, domain: string) =>
   blindIndexLookupValues(kr, 'email_domain', domain, DOMAIN_BITS);
 export const phoneLookup = (kr: Keyring, phone: string) =>

@@ -15,11 +15,19 @@
 // key version, fails to decrypt.
 import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { DecryptionError, HEADER_BYTES, KEY_BYTES, openWithKey, sealWithReserve } from './aead.ts';
+import {
+  AEAD_FORMAT_V1,
+  DecryptionError,
+  HEADER_BYTES,
+  KEY_BYTES,
+  openWithKey,
+  sealWithReserve,
+} from './aead.ts';
 import { KeyUnwrapError, type KeyProvider, type WrappedKey } from './key-provider.ts';
 
 export const FIELD_FORMAT_V1 = 0x81;
-const FIELD_HEADER_BYTES = 5;
+/** Field header (format byte + key version); the AEAD value's own format byte follows it. */
+export const FIELD_HEADER_BYTES = 5;
 export const FIELD_OVERHEAD_BYTES = FIELD_HEADER_BYTES + HEADER_BYTES;
 const MAX_VERSION = 0xffff_ffff;
 
@@ -356,6 +364,20 @@ export function decryptField(keyring: Keyring, ctx: FieldContext, ciphertext: Bu
     ciphertext.subarray(FIELD_HEADER_BYTES),
     fieldAad(keyring.workspaceId, ctx, version),
   );
+}
+
+/**
+ * Plaintext length in bytes of a field ciphertext in the current format (AES-GCM does not pad, so it is the
+ * ciphertext length minus the fixed overhead), or null for anything else (then only decrypting tells).
+ * Lets an exact lookup drop blind-index candidates of another length without decrypting them; the length
+ * is no secret — anyone who can read the column sees it.
+ */
+export function fieldPlaintextBytes(ciphertext: Uint8Array): number | null {
+  return ciphertext.length >= FIELD_OVERHEAD_BYTES &&
+    ciphertext[0] === FIELD_FORMAT_V1 &&
+    ciphertext[FIELD_HEADER_BYTES] === AEAD_FORMAT_V1
+    ? ciphertext.length - FIELD_OVERHEAD_BYTES
+    : null;
 }
 
 /** decryptField, decoded as UTF-8. */
