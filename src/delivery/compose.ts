@@ -64,11 +64,13 @@ export type Recipient = {
 };
 
 type SlotRef = { slot: string; last: boolean };
-type Piece = Buffer | SlotRef;
+/** Encoded static text (ASCII: quoted-printable, base64, boundaries) and whether DKIM relaxed canonicalisation leaves it as it is. */
+type Static = { text: string; stable: boolean };
+type Piece = Static | SlotRef;
 type PartTemplate = {
   kind: 'text' | 'html';
   /** Boundary line and part headers (or nothing for a single-part message). */
-  prefix: Buffer;
+  prefix: Static;
   pieces: Piece[];
   /** The unencoded runs, for base64 and for overrides. */
   source: BodyPart[];
@@ -93,7 +95,7 @@ export type MessageTemplate = {
   linesAfter: HeadLine[];
   parts: PartTemplate[];
   /** Closing boundary (or empty). */
-  suffix: Buffer;
+  suffix: Static;
   /** The whole body when no part has slots: built once and shared. */
   staticBody: Buffer | null;
   /** Cache slot for dkim.ts: the body hash of `staticBody`, per algorithm key. */
@@ -282,22 +284,20 @@ export function composeTemplate(msg: CampaignMessage): MessageTemplate {
 
   const parts: PartTemplate[] = kinds.map((kind) => {
     const source = toParts(msg[kind] as Body);
-    const prefix = multipart
-      ? Buffer.from(`--${boundary}${CRLF}${partHeaders(kind, encoding)}${CRLF}`)
-      : Buffer.alloc(0);
+    const prefix = staticText(multipart ? `--${boundary}${CRLF}${partHeaders(kind, encoding)}${CRLF}` : '');
     const hasSlots = source.some((p) => typeof p !== 'string');
     const pieces: Piece[] = [];
     if (encoding === 'quoted-printable') {
       source.forEach((p, i) => {
         const last = i === source.length - 1;
-        pieces.push(typeof p === 'string' ? Buffer.from(qpRun(p, last), 'latin1') : { slot: p.slot, last });
+        pieces.push(typeof p === 'string' ? staticText(qpRun(p, last)) : { slot: p.slot, last });
       });
     } else if (!hasSlots) {
-      pieces.push(Buffer.from(base64Lines(source.join(''))));
+      pieces.push(staticText(base64Lines(source.join(''))));
     }
     return { kind, prefix, pieces, source, hasSlots };
   });
-  const suffix = Buffer.from(multipart ? `${CRLF}--${boundary}--${CRLF}` : CRLF);
+  const suffix = staticText(multipart ? `${CRLF}--${boundary}--${CRLF}` : CRLF);
   const template: MessageTemplate = {
     campaignId,
     messageIdDomain: msg.messageIdDomain,
@@ -321,20 +321,11 @@ function slotValue(r: Recipient | undefined, name: string): string {
   return v;
 }
 
-const CRLF_PART_SEPARATOR = Buffer.from(CRLF);
-
-/** No tab, no run of spaces, no space before a line break: relaxed canonicalisation leaves the bytes as they are. */
-function wspStable(b: Buffer): boolean {
-  return b.indexOf(0x09) < 0 && b.indexOf('  ') < 0 && b.indexOf(' \r\n') < 0;
-}
-const stableStatic = new WeakMap<Buffer, boolean>();
-function wspStableCached(b: Buffer): boolean {
-  let ok = stableStatic.get(b);
-  if (ok === undefined) stableStatic.set(b, (ok = wspStable(b)));
-  return ok;
-}
 const WSP_UNSTABLE = /\t| {2}| \r\n/;
-const isWsp = (c: number | undefined) => c === 0x20 || c === 0x09;
+const isWsp = (c: number) => c === 0x20 || c === 0x09;
+/** No tab, no run of spaces, no space before a line break: relaxed canonicalisation leaves the text as it is. */
+const staticText = (text: string): Static => ({ text, stable: !WSP_UNSTABLE.test(text) });
+const PART_SEPARATOR = staticText(CRLF);
 
 /**
  * The body, and whether DKIM relaxed body canonicalisation leaves it unchanged
@@ -342,48 +333,43 @@ const isWsp = (c: number | undefined) => c === 0x20 || c === 0x09;
  * once per template, the recipient's encoded values each time — plus the seams
  * between pieces and the end (exactly one CRLF, no trailing empty line). Line
  * breaks are CRLF only by construction (every run is normalised and encoded).
+ * Everything encoded is ASCII, so the pieces are joined as a string and
+ * written to one Buffer (latin1) instead of a Buffer per piece.
  */
 function buildBody(t: MessageTemplate, r: Recipient | undefined): { body: Buffer; canonical: boolean } {
-  const chunks: Buffer[] = [];
+  let out = '';
   let canonical = true;
-  const push = (b: Buffer) => {
-    if (canonical && !wspStableCached(b)) canonical = false;
-    chunks.push(b);
+  let lastChar = -1;
+  const add = (text: string, stable: boolean) => {
+    if (text === '') return;
+    // seams: whitespace at the end of one piece followed by whitespace or a line break at the start of the next
+    if (canonical && (!stable || (isWsp(lastChar) && (isWsp(text.charCodeAt(0)) || text.charCodeAt(0) === 0x0d))))
+      canonical = false;
+    out += text;
+    lastChar = text.charCodeAt(text.length - 1);
   };
-  // a recipient's encoded value: checked as a string (short; Buffer searches cost more per call than they save)
-  const pushEncoded = (encoded: string) => {
-    if (canonical && WSP_UNSTABLE.test(encoded)) canonical = false;
-    chunks.push(Buffer.from(encoded, 'latin1'));
-  };
+  const addEncoded = (encoded: string) => add(encoded, !WSP_UNSTABLE.test(encoded));
   t.parts.forEach((part, i) => {
     // parts after the first are separated by the CRLF that belongs to the boundary
-    if (i > 0) push(CRLF_PART_SEPARATOR);
-    push(part.prefix);
+    if (i > 0) add(PART_SEPARATOR.text, PART_SEPARATOR.stable);
+    add(part.prefix.text, part.prefix.stable);
     const override = r?.[part.kind];
     if (override !== undefined) {
-      pushEncoded(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true));
+      addEncoded(t.encoding === 'base64' ? base64Lines(override) : qpRun(override, true));
     } else if (t.encoding === 'base64' && part.hasSlots) {
       const text = part.source.map((p) => (typeof p === 'string' ? p : slotValue(r, p.slot))).join('');
-      pushEncoded(base64Lines(text));
+      addEncoded(base64Lines(text));
     } else {
       for (const piece of part.pieces) {
-        if (Buffer.isBuffer(piece)) push(piece);
-        else pushEncoded(qpRun(slotValue(r, piece.slot), piece.last));
+        if ('text' in piece) add(piece.text, piece.stable);
+        else addEncoded(qpRun(slotValue(r, piece.slot), piece.last));
       }
     }
   });
-  push(t.suffix);
-  const body = Buffer.concat(chunks);
-  if (canonical) {
-    // seams: whitespace at the end of one piece followed by whitespace or a line break at the start of the next
-    let at = 0;
-    for (const c of chunks) {
-      if (at > 0 && c.length > 0 && isWsp(body[at - 1]) && (isWsp(c[0]) || c[0] === 0x0d)) canonical = false;
-      at += c.length;
-    }
-    const n = body.length;
-    canonical &&= n >= 3 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[n - 3] !== 0x0a;
-  }
+  add(t.suffix.text, t.suffix.stable);
+  const body = Buffer.from(out, 'latin1');
+  const n = body.length;
+  canonical &&= n >= 3 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[n - 3] !== 0x0a;
   return { body, canonical };
 }
 
