@@ -16,7 +16,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -30,6 +29,7 @@ import { testConfig } from '../../test/support/app.ts';
 import { seedCampaign } from '../../test/support/campaign.ts';
 import { crashDrill, startWorker } from '../../test/support/crash-run.ts';
 import { startSink } from '../../test/support/smtp-sink.ts';
+import { freePort } from '../lib/net.ts';
 import { writeBenchSection } from '../lib/report.ts';
 import { benchMessageBytes, sendBenchBody as body } from './body.ts';
 
@@ -55,14 +55,6 @@ function ensurePostfixTools() {
     stdio: 'inherit',
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function startSmtpSink(port: number) {

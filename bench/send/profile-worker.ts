@@ -6,10 +6,10 @@
 //   node --import tsx bench/send/profile-worker.ts [MESSAGES] [--sessions 10] [--lanes 2]
 // Add `--cpu-prof` to node's flags for a profile. Needs /usr/sbin/smtp-sink (bench/send installs postfix).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { buildMessage } from '../../src/delivery/campaign-message.ts';
 import { RelayPool } from '../../src/delivery/smtp.ts';
+import { freePort } from '../lib/net.ts';
 import { benchCampaign } from './body.ts';
 
 const arg = (name: string, def: number) => {
@@ -18,14 +18,6 @@ const arg = (name: string, def: number) => {
 };
 const N = Number(process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 20_000);
 const SESSIONS = arg('sessions', 10);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const port = await freePort();
 const sink = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-c', `127.0.0.1:${port}`, '1024'], {
