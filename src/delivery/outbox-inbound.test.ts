@@ -6,6 +6,7 @@ import { eq, sql } from 'drizzle-orm';
 import nodemailer from 'nodemailer';
 import { createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
 import { backendName } from '../../test/support/db.ts';
+import { auditLog } from '../audit/schema.ts';
 import { composeTemplate, personalise } from './compose.ts';
 import { generateDkimKey, signMessage, staticKeyResolver } from './dkim.ts';
 import type { DsnReport } from './bounces.ts';
@@ -108,6 +109,12 @@ describe(`outbox (${backendName})`, () => {
     assert.deepEqual(d.envelope, { from: 'b-5-c0-0000000000@bounce.acme.example', to: ['ann@example.org'] });
     assert.equal((await client.get('/api/outbox/999999')).statusCode, 404);
     assert.equal((await t.app.inject({ method: 'GET', url: '/api/outbox' })).statusCode, 401);
+    // Opening a message and searching are audited (one entry per request); the search text is not logged.
+    const [read] = await t.database.db.select().from(auditLog).where(eq(auditLog.target, `outbox:${filtered.items[0].id}`));
+    assert.equal(read?.action, 'outbox.message_read');
+    const searches = await t.database.db.select().from(auditLog).where(eq(auditLog.action, 'outbox.searched'));
+    assert.ok(searches.some((a) => (a.details as { found?: number }).found === 1));
+    assert.ok(searches.every((a) => !JSON.stringify(a.details).includes('ann@')));
   });
 
   it('seals what it captures: no recipient address, name, subject or body in the table; a sealed value moved to another row does not open', async () => {

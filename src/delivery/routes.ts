@@ -1,9 +1,15 @@
 // Console/API routes of the delivery module: the built-in outbox and the inbound
-// report review list. Read-only, guarded by campaigns:read.
+// report review list. Read-only, guarded by campaigns:read. Captured mail is
+// customer data (addresses, personalised bodies): opening a message and
+// searching the outbox (which decrypts every summary it scans) are audited,
+// one entry per request, like unmasked contact reads; the query text itself is
+// not written to the audit log (it may be an address).
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { appendAudit } from '../audit/service.ts';
+import { actorOf } from '../auth/request-auth.ts';
 import type { ServerDeps } from '../http/server.ts';
 import { notFound } from '../http/problem.ts';
 import { getOutboxMessage, listOutbox } from './outbox.ts';
@@ -55,7 +61,16 @@ export function deliveryRoutes(base: FastifyInstance, deps: ServerDeps) {
         response: { 200: z.object({ items: z.array(listItem), nextBefore: z.number().nullable(), searched: z.number() }) },
       },
     },
-    async (req) => listOutbox(db, key(), req.query),
+    async (req) => {
+      const page = await listOutbox(db, key(), req.query);
+      if (req.query.q)
+        await appendAudit(db, actorOf(req), {
+          action: 'outbox.searched',
+          target: 'outbox',
+          details: { scanned: page.searched, found: page.items.length, messageIds: page.items.slice(0, 100).map((m) => m.id) },
+        });
+      return page;
+    },
   );
 
   app.get(
@@ -67,6 +82,7 @@ export function deliveryRoutes(base: FastifyInstance, deps: ServerDeps) {
     async (req) => {
       const m = await getOutboxMessage(db, key(), req.params.id);
       if (!m) throw notFound('Message');
+      await appendAudit(db, actorOf(req), { action: 'outbox.message_read', target: `outbox:${m.id}`, details: { campaignId: m.campaignId } });
       return m;
     },
   );
