@@ -71,6 +71,15 @@ describe('dkim', () => {
     );
   });
 
+  it('falls back to mailauth per message when the field itself holds a placeholder character', async () => {
+    const odd = generateDkimKey('ed25519', 'acme.example', 'sel\u0001x');
+    const m = personalise(template('<p>Hi [[mw:name]]</p>'), recipient(3, { name: 'Ann' }));
+    const signTime = new Date(1_700_000_000_000);
+    const raw = await signMessage([odd, ed], m, signTime);
+    const reference = signatureHeadersByMailauth([odd, ed], m.headLines, relaxedBodyHash(m.body), signTime);
+    assert.equal(raw.subarray(0, reference.length).toString('latin1'), reference.toString('latin1'));
+  });
+
   it('dual-signs (Ed25519 + RSA) personalised messages that mailauth verifies', async () => {
     const t = template('<p>Hello [[mw:name]]</p><a href="[[mw:click]]">go</a>');
     for (const i of [1, 2]) {

@@ -164,7 +164,7 @@ export type SignableLine = { key: string; casedKey: string; line: Buffer; canon?
 // `signatureHeadersByMailauth` is the reference the tests compare with.
 const BH_MARK = '\u0001';
 const B_MARK = '\u0002';
-type SignatureTemplate = { canonical: string[]; folded: string[]; bhLength: number; bLength: number };
+type SignatureTemplate = { canonical: string[]; folded: string[]; bhLength: number; bLength: number } | null;
 const templates = new Map<string, SignatureTemplate>();
 
 /** `text` split at runs of `mark`: [literal, run, literal, run, …, literal] by length of each run. */
@@ -188,10 +188,14 @@ function fill(parts: string[], values: Record<string, string>): string {
   return out;
 }
 
+/** Characters of `mark` in the mark runs of a split template. */
+const marked = (parts: string[], mark: string) => parts.reduce((n, p, i) => (i % 2 === 1 && p[0] === mark ? n + p.length : n), 0);
+
+/** The template, or null when the field's other text holds a placeholder character (then mailauth formats per message). */
 function signatureTemplate(k: DkimKey, keys: string, t: Date, bhLength: number, bLength: number): SignatureTemplate {
   const id = `${k.algorithm}\u0000${k.domain}\u0000${k.selector}\u0000${keys}\u0000${Math.floor(t.getTime() / 1000)}\u0000${bhLength}\u0000${bLength}`;
   let tpl = templates.get(id);
-  if (!tpl) {
+  if (tpl === undefined) {
     const bh = BH_MARK.repeat(bhLength);
     const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', { keys, headers: [] }, {
       signingDomain: k.domain,
@@ -202,12 +206,15 @@ function signatureTemplate(k: DkimKey, keys: string, t: Date, bhLength: number, 
       signTime: t,
     });
     const folded = formatSignatureHeaderLine('DKIM', { ...dkimHeaderOpts, b: B_MARK.repeat(bLength) }, true);
-    tpl = {
-      canonical: fillable(canonicalizedHeader.toString('latin1'), BH_MARK),
-      folded: fillable(folded, BH_MARK + B_MARK),
-      bhLength,
-      bLength,
-    };
+    const canonical = fillable(canonicalizedHeader.toString('latin1'), BH_MARK + B_MARK);
+    const foldedParts = fillable(folded, BH_MARK + B_MARK);
+    // Every placeholder character must be one of ours: a selector or domain holding one would be filled wrongly.
+    const exact =
+      marked(canonical, BH_MARK) === bhLength &&
+      marked(canonical, B_MARK) === 0 &&
+      marked(foldedParts, BH_MARK) === bhLength &&
+      marked(foldedParts, B_MARK) === bLength;
+    tpl = exact ? { canonical, folded: foldedParts, bhLength, bLength } : null;
     // A template lives for one second of t=; keep the map small.
     if (templates.size >= 256) templates.clear();
     templates.set(id, tpl);
@@ -253,6 +260,10 @@ function signatureHeaders(keys: DkimKey[], fields: SignableLine[], bodyHash: str
   const out: string[] = [];
   for (const k of keys) {
     const tpl = signatureTemplate(k, h, t, bodyHash.length, signatureLength(k));
+    if (!tpl) {
+      out.push(signatureHeadersByMailauth([k], fields, bodyHash, t).toString('latin1').slice(0, -2));
+      continue;
+    }
     const sigField = Buffer.from(fill(tpl.canonical, { [BH_MARK]: bodyHash }), 'latin1');
     const signature = signHeader(k, Buffer.concat([...chunks, sigField])).toString('base64');
     if (signature.length !== tpl.bLength) throw new Error(`DKIM key ${k.selector}: unexpected signature length`);
