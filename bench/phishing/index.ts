@@ -294,7 +294,7 @@ async function main() {
           : ''
       }. ` +
       `Words together add at most ${DEFAULT_WORD_EVIDENCE_CAP} log-odds to a message (so words alone never make a phishing verdict); lure and link signals (${[...DILUTED_SIGNALS].map((x) => `\`${x}\``).join(', ')}) are diluted by ${DILUTION_WORDS}/n in texts of n > ${DILUTION_WORDS} distinct words. ` +
-      `Signals whose legitimate prevalence is an artefact of collection (${[...CONTEXT_ONLY_SIGNALS].map((x) => `\`${x}\``).join(', ')}) are shown to analysts but not scored; words must occur in ≥ 3 messages of ≥ 2 collections and in both classes, proper names, months and weekdays are dropped, word weights are capped at ±${DEFAULT_TOKEN_CAP} and a word's value is at most 1/√${MIN_TOKEN_NORM} (so the one or two words of a feed item cannot decide). ` +
+      `Signals whose legitimate prevalence is an artefact of collection (${[...CONTEXT_ONLY_SIGNALS].filter((x) => x !== 'links.javascript_in_body').map((x) => `\`${x}\``).join(', ')}) and \`javascript:\` links in the body (mail clients do not run them) are shown to analysts but not scored; words must occur in ≥ 3 messages of ≥ 2 collections and in both classes, proper names, months and weekdays are dropped, word weights are capped at ±${DEFAULT_TOKEN_CAP} and a word's value is at most 1/√${MIN_TOKEN_NORM} (so the one or two words of a feed item cannot decide). ` +
       `The bias is not learned (a message without evidence scores the 20 % prior); signals that legitimate bulk mail also shows are capped (${Object.entries(SIGNAL_CAPS)
         .map(([k, v]) => `\`${k.slice(4)}\` ≤ ${v}`)
         .join(', ')}); legitimate evidence is kept ≤ its ceiling (${Object.entries(LEGIT_SIGNALS)

@@ -105,6 +105,7 @@ export function tokenize(text: string): string[] {
  * honeypot. Learned from the corpus they identified the collection (leave-one-source-out: 10–45 %
  * false positives on an unseen legitimate source; `auth.unaligned` alone added +3.8 log-odds to an
  * unseen list's mail). A DMARC failure is still scored: that is the policy verdict on alignment.
+ * `links.javascript_in_body` is context because mail clients do not run such links (see links.ts).
  */
 export const CONTEXT_ONLY_SIGNALS = new Set([
   'auth.no_dmarc',
@@ -113,6 +114,7 @@ export const CONTEXT_ONLY_SIGNALS = new Set([
   'auth.error',
   'auth.unaligned',
   'sender.reply_to_mismatch',
+  'links.javascript_in_body',
 ]);
 
 /**

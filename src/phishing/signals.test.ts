@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { offlineAuth, parseAuthenticationResults } from './auth.ts';
 import { hostOf, lookalike, registrableDomain, skeleton } from './domains.ts';
 import { parseMessage } from './parse.ts';
+import { CONTEXT_ONLY_SIGNALS } from './features.ts';
 import { collectSignals } from './scan.ts';
 import { buildMessage, buildZip, type MessageSpec } from './testing.ts';
 import type { WorkspaceConfig } from './types.ts';
@@ -106,6 +107,11 @@ describe('sender signals', () => {
     assert.ok((await signalsOf({ from: '"support@apple.com" <x@evil.example>', text: 'x' })).includes('sender.display_name_address'));
     const list = await signalsOf({ from: '"Bob via Users" <users@lists.example.org>', replyTo: 'bob@gmail.com', text: 'x' });
     assert.ok(!list.some((x) => x.startsWith('sender.')));
+    // An anonymising forwarder keeps the original address and tags it; an untagged one is still flagged.
+    const relay = await signalsOf({ from: '"Newsletter news@brand.example [alias/brand]" <ticket_1@relay.example>', text: 'x' });
+    assert.ok(!relay.includes('sender.display_name_address'), String(relay));
+    const untagged = await signalsOf({ from: '"Newsletter news@brand.example" <ticket_1@relay.example>', text: 'x' });
+    assert.ok(untagged.includes('sender.display_name_address'), String(untagged));
   });
 });
 
@@ -117,7 +123,7 @@ describe('link signals', () => {
       '<a href="https://bit.ly/abc">track</a>',
       '<a href="https://www.google.com/url?q=https://phish.example/">open</a>',
       '<a href="http://paypal.com@phish.example/">paypal</a>',
-      '<a href="javascript:alert(1)">js</a>',
+      '<a href="data:text/html;base64,PGgxPng8L2gxPg==">js</a>',
       '<a href="https://login.example.xyz/">xyz</a>',
       '<a href="https://xn--pypal-4ve.com/">p</a>',
       '<a href="https://firebasestorage.googleapis.com/v0/b/x/o/page.html">doc</a>',
@@ -137,6 +143,23 @@ describe('link signals', () => {
     ])
       assert.ok(s.includes(id), `${id} missing from ${s}`);
   });
+  test('a link into the sender\'s own domain showing another site is no mismatch; elsewhere it is', async () => {
+    const from = 'Shop <news@shop.example>';
+    const own = await signalsOf({ from, html: '<a href="https://www.shop.example/r?to=brand">www.brand.com</a>' });
+    assert.ok(!own.includes('links.text_href_mismatch'), String(own));
+    const other = await signalsOf({ from, html: '<a href="https://collect.example/r">www.brand.com</a>' });
+    assert.ok(other.includes('links.text_href_mismatch'), String(other));
+  });
+  test('javascript: links are context in the body and scored in an HTML attachment', async () => {
+    const body = await signalsOf({ html: '<a href="javascript:window.print()">print</a>' });
+    assert.ok(body.includes('links.javascript_in_body') && !body.includes('links.javascript_or_data'), String(body));
+    assert.ok(CONTEXT_ONLY_SIGNALS.has('links.javascript_in_body'));
+    const att = await signalsOf({
+      text: 'See attached',
+      attachments: [{ filename: 'page.html', contentType: 'text/html', content: '<a href="javascript:location=atob(1)">open</a>' }],
+    });
+    assert.ok(att.includes('links.javascript_or_data'), String(att));
+  });
   test('ordinary links fire nothing', async () => {
     const s = await signalsOf({ html: '<p>Read <a href="https://example.org/blog">our blog</a> or https://example.org/docs</p>' });
     assert.deepEqual(s.filter((x) => x.startsWith('links.')), []);
@@ -144,6 +167,12 @@ describe('link signals', () => {
   test('credential forms in the body and in HTML attachments', async () => {
     const s = await signalsOf({ html: '<form action="https://collect.example/p"><input name="email"><input type="password" name="pw"></form>' });
     assert.ok(s.includes('forms.password_field') && s.includes('forms.html_form'));
+    // A search box posting back to the sender's own site is not shown as a form; one without an action is.
+    const from = 'News <news@shop.example>';
+    const search = await signalsOf({ from, html: '<form action="https://www.shop.example/search"><input name="q"></form>' });
+    assert.ok(!search.includes('forms.html_form'), String(search));
+    const mixed = await signalsOf({ from, html: '<form action="https://www.shop.example/search"></form><form><input name="q"></form>' });
+    assert.ok(mixed.includes('forms.html_form'), String(mixed));
     const att = await signalsOf({
       text: 'Invoice attached',
       attachments: [{ filename: 'invoice.html', contentType: 'text/html', content: '<form><input type="password"></form><a href="https://x.example/">x</a>' }],

@@ -32,17 +32,22 @@ function visibleDomain(text: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
-export function linkSignals({ msg, workspace, brands }: SignalContext): Hit[] {
+export function linkSignals({ msg, workspace, brands, fromDomain }: SignalContext): Hit[] {
   const found = new Map<string, Hit>();
   const add = (id: string, detail: string) => {
     if (!found.has(id)) found.set(id, { id, detail });
   };
   const own = (workspace.ownDomains ?? []).map((d) => registrableDomain(d));
+  const senderReg = fromDomain ? registrableDomain(fromDomain) : '';
   const checked = new Set<string>();
   for (const link of msg.links) {
     const href = link.href.trim();
     if (/^javascript:/i.test(href)) {
-      add('links.javascript_or_data', 'A link runs javascript: code');
+      // Mail clients do not run javascript: links, so in the body one harms nobody (2002 newsletters
+      // had "print this page" links; no phishing in the corpus has one): shown, not scored. In an
+      // HTML attachment, which opens in a browser, it runs.
+      if (link.source === 'attachment') add('links.javascript_or_data', 'A link in an HTML attachment runs javascript: code');
+      else add('links.javascript_in_body', 'A link in the message runs javascript: code (mail clients do not run it)');
       continue;
     }
     if (/^data:/i.test(href)) {
@@ -87,7 +92,10 @@ export function linkSignals({ msg, workspace, brands }: SignalContext): Hit[] {
       const vd = visibleDomain(link.text);
       if (vd) {
         const vreg = registrableDomain(vd);
-        if (vreg && vreg !== reg && !hostInList(host, SHORTENERS) && !isClickTracker(host))
+        // A link into the sender's own domain that shows another site (a shop's redirect to the
+        // product it sells, a newsletter's tracker) leads where the From header says it comes from;
+        // a deceptive link leads somewhere else. Spoofed senders are the authentication signals' job.
+        if (vreg && vreg !== reg && reg !== senderReg && !hostInList(host, SHORTENERS) && !isClickTracker(host))
           add('links.text_href_mismatch', `Link text shows ${vd} but goes to ${host}`);
       }
     }
@@ -97,8 +105,12 @@ export function linkSignals({ msg, workspace, brands }: SignalContext): Hit[] {
   if (f.passwordFields > 0) found.set('forms.password_field', { id: 'forms.password_field', detail: 'Contains a password input field (credential harvesting form)' });
   else if (f.credentialFields > 0)
     found.set('forms.credential_field', { id: 'forms.credential_field', detail: 'Contains input fields for e-mail/card/login data' });
-  if (f.forms > 0) {
-    const act = f.actions.map((a) => hostOf(a)).find(Boolean);
+  // A form that posts back to the sender's own site (a newsletter's search or subscribe box) is
+  // not where credentials get harvested; forms posting elsewhere, or nowhere, are shown.
+  const hosts = f.actions.map((a) => hostOf(a));
+  const onSite = senderReg !== '' && hosts.length === f.forms && hosts.every((h) => h && registrableDomain(h) === senderReg);
+  if (f.forms > 0 && !onSite) {
+    const act = hosts.find((h) => h && registrableDomain(h) !== senderReg) ?? hosts.find(Boolean);
     found.set('forms.html_form', { id: 'forms.html_form', detail: `Contains an HTML form${act ? ` posting to ${act}` : ''}` });
   }
   return [...found.values()];

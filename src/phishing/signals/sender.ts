@@ -85,8 +85,11 @@ export function senderSignals({ msg, auth, workspace, brands, fromDomain }: Sign
     }
   }
   // E-mail address inside the display name that differs from the real address.
+  // Relays that rewrite From keep the original address in the display name and tag it: "'a@b' via
+  // List" (mailing lists, Google Groups) or "a@b [alias/label]" (anonymising forwarders).
   const emb = /[\w.+-]+@[\w-]+(\.[\w-]+)+/.exec(display);
-  if (emb && !viaList && registrableDomain(domainOf(emb[0].toLowerCase())) !== fromReg)
+  const relayTagged = emb !== null && /^\s*\[[^\]]+\]\s*$/.test(display.slice(emb.index + emb[0].length));
+  if (emb && !viaList && !relayTagged && registrableDomain(domainOf(emb[0].toLowerCase())) !== fromReg)
     hits.push({ id: 'sender.display_name_address', detail: `Display name shows ${emb[0]} but the message is from ${from.address}` });
 
   // Free-mail sender claiming to be an organisation.
