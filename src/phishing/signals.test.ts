@@ -160,6 +160,12 @@ describe('link signals', () => {
     });
     assert.ok(att.includes('links.javascript_or_data'), String(att));
   });
+  test('country-code TLDs of large countries are not risky; abused gTLDs and former free TLDs are', async () => {
+    const cc = await signalsOf({ html: '<a href="https://english.pravda.ru/news">news</a> <a href="https://www.example.cn/">cn</a>' });
+    assert.ok(!cc.includes('links.risky_tld'), String(cc));
+    for (const host of ['login.example.shop', 'secure.example.tk'])
+      assert.ok((await signalsOf({ html: `<a href="https://${host}/">x</a>` })).includes('links.risky_tld'), host);
+  });
   test('ordinary links fire nothing', async () => {
     const s = await signalsOf({ html: '<p>Read <a href="https://example.org/blog">our blog</a> or https://example.org/docs</p>' });
     assert.deepEqual(s.filter((x) => x.startsWith('links.')), []);
