@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { chooseThresholds, MIN_PHISHING_THRESHOLD, unseenSetScores } from './evaluate.ts';
+import { chooseThresholds, MIN_PHISHING_THRESHOLD, MIN_SUSPICIOUS_THRESHOLD, unseenSetScores } from './evaluate.ts';
 import { buildFeatures, DILUTION_WORDS } from './features.ts';
 import { type Model, predict } from './model.ts';
-import { type Example, predictExample, trainModel } from './train.ts';
+import { DEFAULT_WORD_EVIDENCE_CAP, type Example, predictExample, trainModel } from './train.ts';
 
 const model: Model = {
   version: 1,
@@ -85,6 +85,10 @@ describe('threshold rule', () => {
     ];
     assert.match(unseenSetScores(data).method, /leave-one-legitimate-set-out \(2 sets\)/);
     assert.match(unseenSetScores(data.filter((e) => e.set !== 'b')).method, /CV/);
-    assert.ok(trainModel(data).wordEvidenceCap === 1);
+    assert.equal(trainModel(data).wordEvidenceCap, DEFAULT_WORD_EVIDENCE_CAP);
+    // The shipped cap keeps words alone below the suspicious floor: from the prior they reach at most 34.
+    const prior = 0.2;
+    const wordsAlone = 1 / (1 + Math.exp(-(Math.log(prior / (1 - prior)) + DEFAULT_WORD_EVIDENCE_CAP)));
+    assert.ok(wordsAlone * 100 < MIN_SUSPICIOUS_THRESHOLD, `words alone reach ${wordsAlone * 100}`);
   });
 });
