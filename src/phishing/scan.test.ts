@@ -100,6 +100,13 @@ describe('scanMessage', () => {
       else assert.equal(r.verdict, 'clean', `${name}: ${r.score}`);
       assert.ok(r.reasons.some((x) => x.signal === 'links.authenticated_own_site' && x.weight < 0), name);
     }
+    // An authenticated newsletter whose links all go through its e-mail service provider's tracker
+    // (one the bundled list does not know), one of them showing the sender's own domain, is clean.
+    const esp = (n: number) => `<a href="https://x7.esp-unknown.io/l/${n}">`;
+    const newsletter = await scanMessage(
+      buildMessage({ from: 'Brand Shop <news@brand-shop.com>', authResults: auth('brand-shop.com'), subject: 'New arrivals: the autumn collection', html: `<p>Hello Jo,</p><p>Our autumn collection just landed: coats, knitwear and boots, with free shipping over 50 EUR.</p><p>${esp(1)}Shop the collection</a></p><p>${esp(2)}www.brand-shop.com</a></p><p>${esp(3)}Coats</a> | ${esp(4)}Knitwear</a> | ${esp(5)}Boots</a></p><p>You receive this email because you subscribed at brand-shop.com. ${esp(6)}Unsubscribe</a></p>` }),
+    );
+    assert.equal(newsletter.verdict, 'clean', `newsletter: ${newsletter.score}`);
     // The same reset from a sender that fails DMARC, or linking elsewhere, gets no such credit.
     const spoofed = await scanMessage(
       buildMessage({ from: 'Acme <no-reply@acme.example>', authResults: 'mx.example.com; spf=fail smtp.mailfrom=acme.example; dkim=none; dmarc=fail header.from=acme.example', subject: 'Reset your password', html: '<p>We received a request to reset the password for your Acme account.</p><p><a href="https://acme-reset.example.top/reset">Reset password</a></p>' }),

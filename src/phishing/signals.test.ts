@@ -150,6 +150,21 @@ describe('link signals', () => {
     const other = await signalsOf({ from, html: '<a href="https://collect.example/r">www.brand.com</a>' });
     assert.ok(other.includes('links.text_href_mismatch'), String(other));
   });
+  test("an authenticated sender's own click tracker (link text shows the sender's domain) is neither a mismatch nor elsewhere", async () => {
+    const links = ['www.brand-shop.com', 'Shop now', 'Coats', 'Boots']
+      .map((t, i) => `<a href="https://x7.esp-unknown.io/l/${i}">${t}</a>`)
+      .join(' ');
+    const spec = (dmarc: string) => ({
+      from: 'Brand Shop <news@brand-shop.com>',
+      authResults: `mx.example.com; spf=pass smtp.mailfrom=bounce.esp-unknown.io; dkim=pass header.d=brand-shop.com; dmarc=${dmarc} header.from=brand-shop.com`,
+      html: `<p>Our autumn collection is here.</p><p>${links}</p>`,
+    });
+    const pass = await signalsOf(spec('pass'));
+    assert.ok(!pass.includes('links.text_href_mismatch') && !pass.includes('links.unrelated_destination'), String(pass));
+    // Without DMARC the From domain proves nothing: the same links are the classic deception.
+    const fail = await signalsOf(spec('fail'));
+    assert.ok(fail.includes('links.text_href_mismatch') && fail.includes('links.unrelated_destination'), String(fail));
+  });
   test('javascript: links are context in the body and scored in an HTML attachment', async () => {
     const body = await signalsOf({ html: '<a href="javascript:window.print()">print</a>' });
     assert.ok(body.includes('links.javascript_in_body') && !body.includes('links.javascript_or_data'), String(body));

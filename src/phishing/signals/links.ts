@@ -7,6 +7,7 @@
 // Misses: the destination of shorteners and redirects (we never fetch URLs), text in images, links in PDFs, clean-looking compromised sites, and phishing pages on big platforms
 // that also host legitimate content.
 import {
+  FREEMAIL,
   FREE_HOSTING,
   hostInList,
   hostOf,
@@ -32,7 +33,29 @@ function visibleDomain(text: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
-export function linkSignals({ msg, workspace, brands, fromDomain }: SignalContext): Hit[] {
+/**
+ * Registrable domains an authenticated sender links through while the link text shows the
+ * sender's own domain: "www.brand.com" → click.esp.example. DMARC passed for the From domain, so
+ * the text names the real sender, and the href is that sender's click tracker, whichever e-mail
+ * service provider runs it. (Unauthenticated, the same link is the classic deception: text shows
+ * the brand, href goes elsewhere.) No phishing message in the corpus has such a link.
+ */
+export function senderTrackers({ msg, auth, fromDomain }: SignalContext): Set<string> {
+  const out = new Set<string>();
+  const fromReg = fromDomain ? registrableDomain(fromDomain) : '';
+  if (!fromReg || auth.dmarc !== 'pass' || FREEMAIL.has(fromReg) || registrableDomain(auth.headerFrom ?? fromDomain) !== fromReg) return out;
+  for (const link of msg.links) {
+    if (link.source !== 'html' || !link.text || !/^https?:/i.test(link.href)) continue;
+    const vd = visibleDomain(link.text);
+    const reg = registrableDomain(hostOf(link.href));
+    if (vd && reg && reg !== fromReg && registrableDomain(vd) === fromReg) out.add(reg);
+  }
+  return out;
+}
+
+export function linkSignals(ctx: SignalContext): Hit[] {
+  const { msg, workspace, brands, fromDomain } = ctx;
+  const trackers = senderTrackers(ctx);
   const found = new Map<string, Hit>();
   const add = (id: string, detail: string) => {
     if (!found.has(id)) found.set(id, { id, detail });
@@ -95,7 +118,7 @@ export function linkSignals({ msg, workspace, brands, fromDomain }: SignalContex
         // A link into the sender's own domain that shows another site (a shop's redirect to the
         // product it sells, a newsletter's tracker) leads where the From header says it comes from;
         // a deceptive link leads somewhere else. Spoofed senders are the authentication signals' job.
-        if (vreg && vreg !== reg && reg !== senderReg && !hostInList(host, SHORTENERS) && !isClickTracker(host))
+        if (vreg && vreg !== reg && reg !== senderReg && !trackers.has(reg) && !hostInList(host, SHORTENERS) && !isClickTracker(host))
           add('links.text_href_mismatch', `Link text shows ${vd} but goes to ${host}`);
       }
     }
@@ -121,7 +144,7 @@ export function linkSignals({ msg, workspace, brands, fromDomain }: SignalContex
 // (open redirects through them still are, via links.open_redirect).
 const TRACKER_PREFIX = /^([a-z0-9-]*(click|track|trk|link|lnk|redirect|mail|news|bounce)[a-z0-9-]*|e|t|go|r|url\d*|ct|cl|em|l|out)\d*\./;
 const ESP_DOMAINS = new Set(
-  'sendgrid.net list-manage.com mcsv.net mailchimp.com hubspotlinks.com hs-sites.com mandrillapp.com mailgun.org sparkpostmail.com exacttarget.com rs6.net constantcontact.com cmail19.com cmail20.com createsend.com klclick.com klaviyo.com mlsend.com sendinblue.com brevo.com mailjet.com awstrack.me amazonses.com salesforce.com marketo.com mktoweb.com doubleclick.net'.split(
+  'sendgrid.net list-manage.com mcsv.net mailchimp.com hubspotlinks.com hs-sites.com mandrillapp.com mailgun.org sparkpostmail.com exacttarget.com rs6.net constantcontact.com cmail19.com cmail20.com createsend.com klclick.com klaviyo.com mlsend.com sendinblue.com brevo.com mailjet.com mjt.lu awstrack.me amazonses.com salesforce.com marketo.com mktoweb.com doubleclick.net acemlna.com acemlnb.com acemlnc.com acemlnd.com customeriomail.com iterable.com omnisend.com e2ma.net sailthru.com mailerlite.com convertkit-mail.com convertkit-mail2.com'.split(
     ' ',
   ),
 );

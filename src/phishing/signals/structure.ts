@@ -11,7 +11,7 @@
 // Misses: well-built phishing from a lookalike domain with normal text, image-heavy legitimate
 // marketing (only the image-only, text-less case is flagged) and brands not on the bundled list.
 import { brandsMentioned, domainLabel, FREEMAIL, hostOf, registrableDomain } from '../domains.ts';
-import { isClickTracker } from './links.ts';
+import { isClickTracker, senderTrackers } from './links.ts';
 import type { Hit, SignalContext } from './types.ts';
 
 const VALID_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})$/i;
@@ -31,7 +31,8 @@ function isRelated(reg: string, fromReg: string): boolean {
   return (b.length >= 4 && reg.includes(b)) || (a.length >= 4 && fromReg.includes(a));
 }
 
-export function structureSignals({ msg, brands, fromDomain, auth }: SignalContext): Hit[] {
+export function structureSignals(ctx: SignalContext): Hit[] {
+  const { msg, brands, fromDomain, auth } = ctx;
   const hits: Hit[] = [];
   const fromReg = registrableDomain(fromDomain);
   const display = msg.from?.name ?? '';
@@ -80,8 +81,10 @@ export function structureSignals({ msg, brands, fromDomain, auth }: SignalContex
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
   if (anchors.length >= 3 && fromReg) {
     const counts = new Map<string, number>();
+    // An authenticated sender's own click tracker (links.ts) is where its links go, not elsewhere.
+    const trackers = senderTrackers(ctx);
     for (const h of anchors) {
-      if (isClickTracker(h)) continue;
+      if (isClickTracker(h) || trackers.has(registrableDomain(h))) continue;
       const r = registrableDomain(h);
       counts.set(r, (counts.get(r) ?? 0) + 1);
     }
