@@ -165,6 +165,17 @@ describe('link signals', () => {
     const fail = await signalsOf(spec('fail'));
     assert.ok(fail.includes('links.text_href_mismatch') && fail.includes('links.unrelated_destination'), String(fail));
   });
+  test("an authenticated sender's own site includes its brand's other domains and its tenant on a platform, not free hosting", async () => {
+    const ms = 'mx.example.com; spf=pass smtp.mailfrom=microsoft.com; dkim=pass header.d=microsoft.com; dmarc=pass header.from=microsoft.com';
+    const brand = await signalsOf({ from: 'Microsoft account team <account-security-noreply@accountprotection.microsoft.com>', authResults: ms, html: '<a href="https://account.live.com/activity">Review recent activity</a>' });
+    assert.ok(brand.includes('links.authenticated_own_site'), String(brand));
+    const acme = 'mx.example.com; spf=pass smtp.mailfrom=acme-app.com; dkim=pass header.d=acme-app.com; dmarc=pass header.from=acme-app.com';
+    const from = 'Acme <no-reply@acme-app.com>';
+    const tenant = await signalsOf({ from, authResults: acme, html: '<a href="https://acme-app.us.auth0.com/lo/reset?ticket=x">Reset password</a>' });
+    assert.ok(tenant.includes('links.authenticated_own_site'), String(tenant));
+    const hosted = await signalsOf({ from, authResults: acme, html: '<a href="https://acme-app.web.app/reset">Reset password</a>' });
+    assert.ok(!hosted.includes('links.authenticated_own_site'), String(hosted));
+  });
   test('javascript: links are context in the body and scored in an HTML attachment', async () => {
     const body = await signalsOf({ html: '<a href="javascript:window.print()">print</a>' });
     assert.ok(body.includes('links.javascript_in_body') && !body.includes('links.javascript_or_data'), String(body));
@@ -252,6 +263,14 @@ describe('language signals', () => {
     test(`${lang}: ${id}`, async () => {
       assert.ok((await signalsOf({ text })).includes(id));
     });
+  test('security disclaimers are not lures; the request itself is', async () => {
+    const disclaimer = await signalsOf({ text: 'Your statement is ready. For your security, we will never ask for your password or PIN by email. Do not share this code with anyone.' });
+    assert.ok(!disclaimer.includes('lang.credentials'), String(disclaimer));
+    const pt = await signalsOf({ text: 'Seu extrato esta disponivel. Nunca pedimos sua senha por e-mail.' });
+    assert.ok(!pt.includes('lang.credentials'), String(pt));
+    const lure = await signalsOf({ text: 'Your account is on hold. Enter your password on the page below to keep it.' });
+    assert.ok(lure.includes('lang.credentials'), String(lure));
+  });
   test('ordinary prose fires no lure', async () => {
     const s = await signalsOf({ text: 'Hi team, the meeting notes from Tuesday are in the shared folder. Thanks, Bob' });
     assert.deepEqual(s.filter((x) => x.startsWith('lang.')), []);
@@ -295,5 +314,8 @@ describe('structural signals', () => {
     assert.ok(!(await signalsOf({ subject: 'Your Netflix bill', html: '<a href="https://www.netflix.com/bill">Bill</a>' })).includes('content.brand_unrelated'));
     assert.ok((await signalsOf({ from: 'Security Team <x@random-host.example>', text: 'hi' })).includes('sender.role_name_unrelated'));
     assert.ok(!(await signalsOf({ from: 'Acme Support <help@acme.example>', text: 'hi' })).includes('sender.role_name_unrelated'));
+    // The workspace's own staff sign with a bare role.
+    const own = await signalsOf({ from: 'HR Team <hr@northwind.example>', text: 'hi' }, { ownDomains: ['northwind.example'] });
+    assert.ok(!own.includes('sender.role_name_unrelated'), String(own));
   });
 });

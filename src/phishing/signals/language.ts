@@ -80,8 +80,13 @@ export function obfuscationSignals({ msg }: SignalContext): Hit[] {
   return hits;
 }
 
+// Security disclaimers name what a lure asks for ("we will never ask for your password", "do not
+// share this code"): legitimate banks and services print them, so their clause is not read for lures.
+const DISCLAIMER =
+  /\b(?:(?:will|would|shall) never|never|do not|don'?t|won'?t|nunca|jamais|niemals|nie)\s+(?:\w+\s+){0,3}?(?:ask|request|share|give out|send|e-?mail you|pedimos|pediremos|solicitamos|solicitaremos|compartilhe|comparta|fragen|weitergeben)\b[^.!?\n]{0,160}/g;
+
 export function languageSignals({ msg }: SignalContext): Hit[] {
-  const text = foldText(`${msg.subject}\n${msg.bodyText.slice(0, 50_000)}`);
+  const text = foldText(`${msg.subject}\n${msg.bodyText.slice(0, 50_000)}`).replace(DISCLAIMER, ' ');
   const hits: Hit[] = [];
   for (const g of GROUPS) {
     g.re.lastIndex = 0;

@@ -10,7 +10,7 @@
 // authenticated (DMARC pass) sender whose every link stays on its own domain.
 // Misses: well-built phishing from a lookalike domain with normal text, image-heavy legitimate
 // marketing (only the image-only, text-less case is flagged) and brands not on the bundled list.
-import { brandsMentioned, domainLabel, FREEMAIL, hostOf, registrableDomain } from '../domains.ts';
+import { brandsMentioned, domainLabel, FREE_HOSTING, FREEMAIL, hostInList, hostOf, registrableDomain } from '../domains.ts';
 import { isClickTracker, senderTrackers } from './links.ts';
 import type { Hit, SignalContext } from './types.ts';
 
@@ -74,8 +74,21 @@ export function structureSignals(ctx: SignalContext): Hit[] {
   // payment, "secure your account") is a phishing lure's too. Phishing needs the victim on a page
   // it controls: from its own domain that is a lookalike (sender.lookalike_*) or a domain unrelated
   // to the brand it names (brand signals), which outweigh this.
+  // "Its own site" also covers the other domains of a bundled brand it is (Microsoft's mail from
+  // microsoft.com linking to live.com) and its tenant on a platform (acme.com linking to
+  // acme.us.auth0.com or acme.zendesk.com; not on free hosting, where anyone picks the name).
   const authFrom = registrableDomain(auth.headerFrom ?? fromDomain);
-  if (auth.dmarc === 'pass' && fromReg && authFrom === fromReg && !FREEMAIL.has(fromReg) && web.length > 0 && web.every((h) => registrableDomain(h) === fromReg))
+  const brandRegs = new Set(
+    brands.filter((b) => b.domains.some((d) => registrableDomain(d) === fromReg)).flatMap((b) => b.domains.map((d) => registrableDomain(d))),
+  );
+  const ownLabel = domainLabel(fromReg);
+  const isOwnSite = (h: string) => {
+    const reg = registrableDomain(h);
+    if (reg === fromReg || brandRegs.has(reg)) return true;
+    const tenant = h.slice(0, Math.max(0, h.length - reg.length - 1)).split('.');
+    return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING);
+  };
+  if (auth.dmarc === 'pass' && fromReg && authFrom === fromReg && !FREEMAIL.has(fromReg) && web.length > 0 && web.every(isOwnSite))
     hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (DMARC pass) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
 
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
@@ -123,7 +136,9 @@ export function structureSignals(ctx: SignalContext): Hit[] {
       hits.push({ id: 'content.brand_unrelated', detail: `Names ${br.name} but neither the sender nor any link belongs to ${br.name}` });
       break;
     }
-    if (display && fromReg && !FREEMAIL.has(fromReg) && ROLE_NAME.test(display)) {
+    // The workspace's own staff write as "HR Team" or "IT Support" from its own domains.
+    const ownDomains = (ctx.workspace.ownDomains ?? []).map((d) => registrableDomain(d));
+    if (display && fromReg && !FREEMAIL.has(fromReg) && !ownDomains.includes(fromReg) && ROLE_NAME.test(display)) {
       const squashed = display.toLowerCase().replace(/[^a-z0-9]/g, '');
       const parts = domainLabel(fromReg).split('-').filter((t) => t.length >= 3);
       if (!parts.some((t) => squashed.includes(t)))
