@@ -266,10 +266,17 @@ describe('language signals', () => {
   test('security disclaimers are not lures; the request itself is', async () => {
     const disclaimer = await signalsOf({ text: 'Your statement is ready. For your security, we will never ask for your password or PIN by email. Do not share this code with anyone.' });
     assert.ok(!disclaimer.includes('lang.credentials'), String(disclaimer));
-    const pt = await signalsOf({ text: 'Seu extrato esta disponivel. Nunca pedimos sua senha por e-mail.' });
-    assert.ok(!pt.includes('lang.credentials'), String(pt));
-    const lure = await signalsOf({ text: 'Your account is on hold. Enter your password on the page below to keep it.' });
-    assert.ok(lure.includes('lang.credentials'), String(lure));
+    for (const text of [
+      'Seu extrato esta disponivel. Nunca pedimos sua senha por e-mail.',
+      'O Nubank nunca pede sua senha por e-mail.',
+      'Amazon nunca te pedirá tu contraseña por correo electrónico.',
+      'Wir werden Sie niemals per E-Mail nach Ihrem Passwort fragen.',
+    ]) {
+      const s = await signalsOf({ text });
+      assert.ok(!s.includes('lang.credentials'), `${text}: ${s}`);
+    }
+    for (const text of ['Your account is on hold. Enter your password on the page below to keep it.', 'Geben Sie Ihr Passwort ein, um fortzufahren.'])
+      assert.ok((await signalsOf({ text })).includes('lang.credentials'), text);
   });
   test('ordinary prose fires no lure', async () => {
     const s = await signalsOf({ text: 'Hi team, the meeting notes from Tuesday are in the shared folder. Thanks, Bob' });

@@ -82,8 +82,15 @@ export function obfuscationSignals({ msg }: SignalContext): Hit[] {
 
 // Security disclaimers name what a lure asks for ("we will never ask for your password", "do not
 // share this code"): legitimate banks and services print them, so their clause is not read for lures.
-const DISCLAIMER =
-  /\b(?:(?:will|would|shall) never|never|do not|don'?t|won'?t|nunca|jamais|niemals|nie)\s+(?:\w+\s+){0,3}?(?:ask|request|share|give out|send|e-?mail you|pedimos|pediremos|solicitamos|solicitaremos|compartilhe|comparta|fragen|weitergeben)\b[^.!?\n]{0,160}/g;
+const DISCLAIMER = new RegExp(
+  [
+    // "we will never ask you for", "do not share this code", "nunca pede sua senha", "nunca te pedira"
+    String.raw`\b(?:(?:will|would|shall) never|never|do not|don'?t|won'?t|nunca|jamais)\s+(?:\w+\s+){0,3}?(?:ask|request|share|give out|send|e-?mail you|ped[a-z]*|solicit[a-z]*|compart[a-z]*)\b[^.!?\n]{0,160}`,
+    // German puts the verb last: "wir werden Sie niemals per E-Mail nach Ihrem Passwort fragen"
+    String.raw`\b(?:niemals|nie)\b[^.!?\n]{0,100}?\b(?:fragen|anfordern|verlangen|weitergeben|mitteilen)\b`,
+  ].join('|'),
+  'g',
+);
 
 export function languageSignals({ msg }: SignalContext): Hit[] {
   const text = foldText(`${msg.subject}\n${msg.bodyText.slice(0, 50_000)}`).replace(DISCLAIMER, ' ');
