@@ -175,6 +175,14 @@ describe('link signals', () => {
     assert.ok(tenant.includes('links.authenticated_own_site'), String(tenant));
     const hosted = await signalsOf({ from, authResults: acme, html: '<a href="https://acme-app.web.app/reset">Reset password</a>' });
     assert.ok(!hosted.includes('links.authenticated_own_site'), String(hosted));
+    // No DMARC record: an aligned DKIM signature is what DMARC would have passed; a DMARC failure never is.
+    const link = '<a href="https://www.acme-app.com/account">Your account</a>';
+    const noRecord = await signalsOf({ from, authResults: 'mx.example.com; spf=none; dkim=pass header.d=mail.acme-app.com; dmarc=none header.from=acme-app.com', html: link });
+    assert.ok(noRecord.includes('links.authenticated_own_site'), String(noRecord));
+    const otherSigner = await signalsOf({ from, authResults: 'mx.example.com; spf=none; dkim=pass header.d=esp.example; dmarc=none header.from=acme-app.com', html: link });
+    assert.ok(!otherSigner.includes('links.authenticated_own_site'), String(otherSigner));
+    const failed = await signalsOf({ from, authResults: 'mx.example.com; spf=pass smtp.mailfrom=acme-app.com; dkim=pass header.d=acme-app.com; dmarc=fail header.from=acme-app.com', html: link });
+    assert.ok(!failed.includes('links.authenticated_own_site'), String(failed));
   });
   test('javascript: links are context in the body and scored in an HTML attachment', async () => {
     const body = await signalsOf({ html: '<a href="javascript:window.print()">print</a>' });

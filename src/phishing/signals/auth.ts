@@ -4,7 +4,24 @@
 // phishing: ~45 % of the corpus passes SPF), compromised real accounts, and anything when no
 // trusted Authentication-Results header is present (offline mode then says nothing).
 import { registrableDomain } from '../domains.ts';
+import type { AuthSummary } from '../types.ts';
 import type { Hit, SignalContext } from './types.ts';
+
+/**
+ * The From domain is authenticated: DMARC passed for it, or — where it publishes no DMARC record
+ * (dmarc=none) or the receiving server did not check — SPF or DKIM passed for the same
+ * organisational domain, which is what DMARC would have said (relaxed alignment). A DMARC failure
+ * always means no.
+ */
+export function fromAuthenticated(auth: AuthSummary, fromDomain: string): boolean {
+  const from = registrableDomain(fromDomain);
+  if (!from || auth.dmarc === 'fail') return false;
+  if (auth.dmarc === 'pass') return registrableDomain(auth.headerFrom ?? fromDomain) === from;
+  if (auth.dmarc !== 'none' && auth.dmarc !== 'unknown') return false;
+  const dkimAligned = (auth.dkimDomains ?? []).some((d) => d && registrableDomain(d) === from);
+  const spfAligned = auth.spf === 'pass' && !!auth.mailFrom && registrableDomain(auth.mailFrom) === from;
+  return dkimAligned || spfAligned;
+}
 
 export function authSignals({ auth, fromDomain }: SignalContext): Hit[] {
   if (auth.source === 'none') return [];

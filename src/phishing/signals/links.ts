@@ -22,6 +22,7 @@ import {
   tldOf,
   unicodeHost,
 } from '../domains.ts';
+import { fromAuthenticated } from './auth.ts';
 import type { Hit, SignalContext } from './types.ts';
 
 const REDIRECT_PARAM = /[?&](url|u|q|redirect|redirect_uri|redirect_url|redir|target|dest|destination|next|goto|link|to|continue|return|returnurl)=(https?(:|%3a)(\/|%2f){2}[^&#]{3,})/i;
@@ -35,7 +36,7 @@ function visibleDomain(text: string): string | null {
 
 /**
  * Registrable domains an authenticated sender links through while the link text shows the
- * sender's own domain: "www.brand.com" → click.esp.example. DMARC passed for the From domain, so
+ * sender's own domain: "www.brand.com" → click.esp.example. The From domain is authenticated, so
  * the text names the real sender, and the href is that sender's click tracker, whichever e-mail
  * service provider runs it. (Unauthenticated, the same link is the classic deception: text shows
  * the brand, href goes elsewhere.) No phishing message in the corpus has such a link.
@@ -43,7 +44,7 @@ function visibleDomain(text: string): string | null {
 export function senderTrackers({ msg, auth, fromDomain }: SignalContext): Set<string> {
   const out = new Set<string>();
   const fromReg = fromDomain ? registrableDomain(fromDomain) : '';
-  if (!fromReg || auth.dmarc !== 'pass' || FREEMAIL.has(fromReg) || registrableDomain(auth.headerFrom ?? fromDomain) !== fromReg) return out;
+  if (!fromReg || FREEMAIL.has(fromReg) || !fromAuthenticated(auth, fromDomain)) return out;
   for (const link of msg.links) {
     if (link.source !== 'html' || !link.text || !/^https?:/i.test(link.href)) continue;
     const vd = visibleDomain(link.text);

@@ -7,10 +7,11 @@
 // neither the sender nor any link belongs to that brand; a display name claiming a role
 // ("Support", "Security Team") that has nothing to do with the sending domain.
 // Legitimate evidence (negative weight): most of many links go to the sender's own site; an
-// authenticated (DMARC pass) sender whose every link stays on its own domain.
+// authenticated sender (fromAuthenticated in auth.ts) whose every link stays on its own domain.
 // Misses: well-built phishing from a lookalike domain with normal text, image-heavy legitimate
 // marketing (only the image-only, text-less case is flagged) and brands not on the bundled list.
 import { brandsMentioned, domainLabel, FREE_HOSTING, FREEMAIL, hostInList, hostOf, registrableDomain } from '../domains.ts';
+import { fromAuthenticated } from './auth.ts';
 import { isClickTracker, senderTrackers } from './links.ts';
 import type { Hit, SignalContext } from './types.ts';
 
@@ -68,8 +69,8 @@ export function structureSignals(ctx: SignalContext): Hit[] {
       hits.push({ id: 'links.sender_site', detail: `${own} of ${anchors.length} links go to the sender's own site ${fromReg} (newsletter structure)` });
   }
 
-  // Legitimate evidence: authenticated mail that sends you only to its own site. DMARC passed for
-  // the From domain (the sender is who it says it is) and every web link stays on that domain: a
+  // Legitimate evidence: authenticated mail that sends you only to its own site. The From domain is
+  // authenticated (the sender is who it says it is) and every web link stays on that domain: a
   // password reset, a receipt, a sign-in alert — transactional mail, whose wording (password,
   // payment, "secure your account") is a phishing lure's too. Phishing needs the victim on a page
   // it controls: from its own domain that is a lookalike (sender.lookalike_*) or a domain unrelated
@@ -77,7 +78,6 @@ export function structureSignals(ctx: SignalContext): Hit[] {
   // "Its own site" also covers the other domains of a bundled brand it is (Microsoft's mail from
   // microsoft.com linking to live.com) and its tenant on a platform (acme.com linking to
   // acme.us.auth0.com or acme.zendesk.com; not on free hosting, where anyone picks the name).
-  const authFrom = registrableDomain(auth.headerFrom ?? fromDomain);
   const brandRegs = new Set(
     brands.filter((b) => b.domains.some((d) => registrableDomain(d) === fromReg)).flatMap((b) => b.domains.map((d) => registrableDomain(d))),
   );
@@ -88,8 +88,8 @@ export function structureSignals(ctx: SignalContext): Hit[] {
     const tenant = h.slice(0, Math.max(0, h.length - reg.length - 1)).split('.');
     return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING);
   };
-  if (auth.dmarc === 'pass' && fromReg && authFrom === fromReg && !FREEMAIL.has(fromReg) && web.length > 0 && web.every(isOwnSite))
-    hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (DMARC pass) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
+  if (fromReg && !FREEMAIL.has(fromReg) && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
+    hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (${auth.dmarc === 'pass' ? 'DMARC pass' : 'SPF/DKIM aligned, no DMARC record'}) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
 
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
   if (anchors.length >= 3 && fromReg) {
