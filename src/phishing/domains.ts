@@ -204,6 +204,20 @@ export const FREE_HOSTING = new Set(
 );
 
 /**
+ * Platforms whose tenant subdomains serve files and pages their users upload (a SharePoint or
+ * Confluence site, a shared folder, a blog): a tenant named after the sender proves nothing about
+ * what the link opens — a compromised account shares a phishing page from its own company's
+ * SharePoint. Not a phishing signal (most such links are legitimate); only kept out of "the
+ * sender's own site".
+ */
+export const USER_CONTENT_HOSTS = new Set(
+  (
+    'sharepoint.com sharepoint-df.com onedrive.com 1drv.ms box.com dropbox.com notion.site atlassian.net ' +
+    'gitbook.io github.io gitlab.io wordpress.com blogspot.com medium.com substack.com canva.site'
+  ).split(' '),
+);
+
+/**
  * TLDs where abuse is a large share of all registrations: cheap new gTLDs and the former free
  * Freenom ccTLDs (tk, ml, ga, cf, gq). Country codes of large countries (ru, cn, su, cc) are not
  * listed although much phishing uses them in absolute numbers: most of their domains are a

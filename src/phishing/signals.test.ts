@@ -173,8 +173,10 @@ describe('link signals', () => {
     const from = 'Acme <no-reply@acme-app.com>';
     const tenant = await signalsOf({ from, authResults: acme, html: '<a href="https://acme-app.us.auth0.com/lo/reset?ticket=x">Reset password</a>' });
     assert.ok(tenant.includes('links.authenticated_own_site'), String(tenant));
-    const hosted = await signalsOf({ from, authResults: acme, html: '<a href="https://acme-app.web.app/reset">Reset password</a>' });
-    assert.ok(!hosted.includes('links.authenticated_own_site'), String(hosted));
+    for (const host of ['acme-app.web.app', 'acme-app.sharepoint.com']) {
+      const hosted = await signalsOf({ from, authResults: acme, html: `<a href="https://${host}/reset">Open</a>` });
+      assert.ok(!hosted.includes('links.authenticated_own_site'), `${host}: ${hosted}`);
+    }
     // No DMARC record: an aligned DKIM signature is what DMARC would have passed; a DMARC failure never is.
     const link = '<a href="https://www.acme-app.com/account">Your account</a>';
     const noRecord = await signalsOf({ from, authResults: 'mx.example.com; spf=none; dkim=pass header.d=mail.acme-app.com; dmarc=none header.from=acme-app.com', html: link });

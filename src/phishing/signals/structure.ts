@@ -10,7 +10,7 @@
 // authenticated sender (fromAuthenticated in auth.ts) whose every link stays on its own domain.
 // Misses: well-built phishing from a lookalike domain with normal text, image-heavy legitimate
 // marketing (only the image-only, text-less case is flagged) and brands not on the bundled list.
-import { brandsMentioned, domainLabel, FREE_HOSTING, FREEMAIL, hostInList, hostOf, registrableDomain } from '../domains.ts';
+import { brandsMentioned, domainLabel, FREE_HOSTING, FREEMAIL, hostInList, hostOf, registrableDomain, USER_CONTENT_HOSTS } from '../domains.ts';
 import { fromAuthenticated } from './auth.ts';
 import { isClickTracker, senderTrackers } from './links.ts';
 import type { Hit, SignalContext } from './types.ts';
@@ -77,7 +77,8 @@ export function structureSignals(ctx: SignalContext): Hit[] {
   // to the brand it names (brand signals), which outweigh this.
   // "Its own site" also covers the other domains of a bundled brand it is (Microsoft's mail from
   // microsoft.com linking to live.com) and its tenant on a platform (acme.com linking to
-  // acme.us.auth0.com or acme.zendesk.com; not on free hosting, where anyone picks the name).
+  // acme.us.auth0.com or acme.zendesk.com; not on free hosting, where anyone picks the name, nor on
+  // a platform that serves its users' uploads, such as the company's own SharePoint).
   const brandRegs = new Set(
     brands.filter((b) => b.domains.some((d) => registrableDomain(d) === fromReg)).flatMap((b) => b.domains.map((d) => registrableDomain(d))),
   );
@@ -86,7 +87,7 @@ export function structureSignals(ctx: SignalContext): Hit[] {
     const reg = registrableDomain(h);
     if (reg === fromReg || brandRegs.has(reg)) return true;
     const tenant = h.slice(0, Math.max(0, h.length - reg.length - 1)).split('.');
-    return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING);
+    return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING) && !hostInList(h, USER_CONTENT_HOSTS);
   };
   if (fromReg && !FREEMAIL.has(fromReg) && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
     hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (${auth.dmarc === 'pass' ? 'DMARC pass' : 'SPF/DKIM aligned, no DMARC record'}) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
