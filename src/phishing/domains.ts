@@ -249,7 +249,7 @@ export function hostInList(host: string, list: Set<string>): boolean {
 export type LookalikeKind = 'edit_distance' | 'homoglyph' | 'punycode' | 'added_words' | 'brand_in_subdomain';
 
 const ADDED_WORDS =
-  /(secure|security|login|logon|signin|verify|verification|account|support|update|service|services|help|billing|online|web|mail|auth|seguro|seguranca|atendimento|cliente|conta|acesso|app|portal|id|center|centre|team|alert|notice|confirm)/;
+  /(secure|security|login|logon|signin|verify|verification|account|support|update|service|services|help|billing|online|web|mail|auth|seguro|seguranca|atendimento|cliente|conta|acesso|app|portal|id|center|centre|team|alert|notice|confirm|review)/;
 
 /**
  * Is `host` a lookalike of `legit` (a registrable domain the brand/workspace really owns)?
@@ -324,8 +324,10 @@ export function lookalikeOf(h: HostInfo, t: TargetInfo): LookalikeKind | null {
     if (levenshtein(label, target, 2) <= (target.length >= 9 ? 2 : 1)) return 'edit_distance';
   }
   if (COMMON_WORD_LABELS.has(target)) return null;
-  if (target.length >= 4 && label !== target && label.includes(target)) {
-    const rest = label.replace(target, '').replace(/[-_.0-9]/g, '');
+  // Hyphens split the brand too: docu-sign-review.com.
+  const flat = label.replace(/-/g, '');
+  if (target.length >= 4 && label !== target && flat.includes(target)) {
+    const rest = flat.replace(target, '').replace(/[_.0-9]/g, '');
     if (rest === '' || ADDED_WORDS.test(rest)) return 'added_words';
   }
   // paypal.com.evil.example / login-paypal.evil.example

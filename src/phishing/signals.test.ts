@@ -30,6 +30,8 @@ describe('domains', () => {
     assert.equal(lookalike('www.paypal.com', 'paypal.com'), null);
     assert.equal(lookalike('example.org', 'paypal.com'), null);
     assert.equal(lookalike('acme-c0rp.com', 'acme-corp.com'), 'homoglyph');
+    assert.equal(lookalike('docu-sign-review.com', 'docusign.com'), 'added_words'); // hyphens split the brand
+    assert.equal(lookalike('mynetflix-stories.com', 'netflix.com'), null);
   });
   test('skeleton folds confusables', () => {
     assert.equal(skeleton('аррӏе'.replace('ӏ', 'l')), skeleton('apple'));
@@ -177,6 +179,10 @@ describe('link signals', () => {
       const hosted = await signalsOf({ from, authResults: acme, html: `<a href="https://${host}/reset">Open</a>` });
       assert.ok(!hosted.includes('links.authenticated_own_site'), `${host}: ${hosted}`);
     }
+    // Authenticated, but the display name says it is a brand that domain does not belong to: no credit.
+    const imp = 'mx.example.com; spf=pass smtp.mailfrom=sign-review.example; dkim=pass header.d=sign-review.example; dmarc=pass header.from=sign-review.example';
+    const claims = await signalsOf({ from: 'DocuSign <dse@sign-review.example>', authResults: imp, html: '<a href="https://sign-review.example/view">Review</a>' });
+    assert.ok(!claims.includes('links.authenticated_own_site') && claims.includes('sender.brand_display_name'), String(claims));
     // No DMARC record: an aligned DKIM signature is what DMARC would have passed; a DMARC failure never is.
     const link = '<a href="https://www.acme-app.com/account">Your account</a>';
     const noRecord = await signalsOf({ from, authResults: 'mx.example.com; spf=none; dkim=pass header.d=mail.acme-app.com; dmarc=none header.from=acme-app.com', html: link });

@@ -89,7 +89,11 @@ export function structureSignals(ctx: SignalContext): Hit[] {
     const tenant = h.slice(0, Math.max(0, h.length - reg.length - 1)).split('.');
     return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING) && !hostInList(h, USER_CONTENT_HOSTS);
   };
-  if (fromReg && !FREEMAIL.has(fromReg) && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
+  // Authentication proves the sender is fromReg; a display name naming a brand that domain does not
+  // belong to ("DocuSign" <dse@docu-sign-review.com>) tells the reader it is someone else, so the
+  // credit does not apply ("X via DocuSign" from docusign.net is the brand's own relay).
+  const claimsOtherBrand = brandsMentioned(display, brands).some((br) => !br.domains.some((d) => registrableDomain(d) === fromReg));
+  if (fromReg && !FREEMAIL.has(fromReg) && !claimsOtherBrand && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
     hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (${auth.dmarc === 'pass' ? 'DMARC pass' : 'SPF/DKIM aligned, no DMARC record'}) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
 
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
