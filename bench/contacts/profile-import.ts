@@ -1,6 +1,7 @@
 // Development aid: CPU per imported row, split between this process and the
 // PostgreSQL backend that runs the import's transactions (read from /proc).
 //   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline]
+//   ROTATE_CONFIGS='[{"concurrency":2,"workers":0},{"concurrency":3}]' … --rotate: one rotation per configuration
 // --inline: no import worker thread (MAILWARDEN_IMPORT_WORKERS=0 does the same).
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { sql } from 'drizzle-orm';
 import { systemActor } from '../../src/audit/service.ts';
 import { createImport, runImport } from '../../src/contacts/import.ts';
 import { createAttributeDef } from '../../src/contacts/service.ts';
-import { runRotation, startFieldKeyRotation } from '../../src/contacts/rotation.ts';
+import { type RunRotationOptions, runRotation, startFieldKeyRotation } from '../../src/contacts/rotation.ts';
 import { Vault } from '../../src/contacts/vault.ts';
 import { LocalKeyProvider } from '../../src/crypto/key-provider.ts';
 import { openPostgres, rows } from '../../src/db/client.ts';
@@ -99,26 +100,37 @@ console.log(
   `${n} rows in ${secs.toFixed(1)} s = ${Math.round(n / secs)} rows/s; CPU per row: node ${nodeUs} µs (by thread: ${perThread.join(', ')}), postgres backend ${pgUs} µs; load ${loadavg()[0].toFixed(1)}`,
 );
 if (process.argv.includes('--rotate')) {
-  // Rotation runs two loops on two pooled connections: count every backend of this database.
+  // Rotation runs its loops on pooled connections: count every backend of this database. One rotation per
+  // entry of ROTATE_CONFIGS (JSON list of runRotation options, e.g. [{"concurrency":2,"workers":0},{"concurrency":3}]).
   const backends = async () =>
     (await admin.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'mw_prof_contacts'`)).rows.map((r) => r.pid as number);
-  const rot = await openPostgres(u.toString(), { max: 2 });
-  const rv = new Vault(rot.db, vault.provider);
-  const r = await startFieldKeyRotation(rot.db, rv, systemActor('bench'));
-  await Promise.all([rows(rot.db, sql`SELECT 1`), rows(rot.db, sql`SELECT 1`)]);
-  const pids = await backends();
-  const before = new Map(pids.map((p) => [p, ticks(p)]));
-  const r0 = process.cpuUsage();
-  const t1 = performance.now();
-  await runRotation(rot.db, rv, systemActor('bench'), r.id, { graceMs: 0 });
-  const rs = (performance.now() - t1) / 1000;
-  const rc = process.cpuUsage(r0);
-  let pgMs = 0;
-  for (const [p, t] of before) pgMs += ticks(p) - t;
-  console.log(
-    `rotation: ${n} rows in ${rs.toFixed(1)} s = ${Math.round(n / rs)} rows/s; CPU per row: node ${((rc.user + rc.system) / n).toFixed(1)} µs, postgres backends ${((pgMs * 1000) / n).toFixed(1)} µs`,
-  );
-  await rot.close();
+  const busy = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  };
+  const configs: RunRotationOptions[] = JSON.parse(process.env.ROTATE_CONFIGS ?? '[{}]');
+  for (const cfg of configs) {
+    const loops = cfg.concurrency ?? 2;
+    const rot = await openPostgres(u.toString(), { max: loops + 1 });
+    const rv = new Vault(rot.db, vault.provider);
+    const r = await startFieldKeyRotation(rot.db, rv, systemActor('bench'));
+    await Promise.all(Array.from({ length: loops }, () => rows(rot.db, sql`SELECT 1`)));
+    const pids = await backends();
+    const before = new Map(pids.map((p) => [p, ticks(p)]));
+    const s0 = busy();
+    const r0 = process.cpuUsage();
+    const t1 = performance.now();
+    await runRotation(rot.db, rv, systemActor('bench'), r.id, { graceMs: 0, ...cfg });
+    const rs = (performance.now() - t1) / 1000;
+    const rc = process.cpuUsage(r0);
+    const s1 = busy();
+    let pgMs = 0;
+    for (const [p, t] of before) pgMs += Math.max(0, ticks(p) - t);
+    console.log(
+      `rotation ${JSON.stringify(cfg)}: ${n} rows in ${rs.toFixed(1)} s = ${Math.round(n / rs)} rows/s; CPU per row: node ${((rc.user + rc.system) / n).toFixed(1)} µs, postgres backends ${((pgMs * 1000) / n).toFixed(1)} µs; machine ${(100 * (1 - (s1.idle - s0.idle) / (s1.total - s0.total))).toFixed(0)} % busy`,
+    );
+    await rot.close();
+  }
 }
 await db.close();
 await admin.end();

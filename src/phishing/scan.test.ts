@@ -117,6 +117,8 @@ describe('scanMessage', () => {
     assert.ok(!spoofed.reasons.some((x) => x.signal === 'links.authenticated_own_site'));
     const ownDomainPhish = {
       lookalike: buildMessage({ from: '"PayPal" <service@paypal-account-review.com>', authResults: auth('paypal-account-review.com'), subject: 'Your account has been limited', html: '<p>Dear customer,</p><p>We noticed unusual activity. Your account access has been limited. Please verify your information within 24 hours to restore access.</p><p><a href="https://paypal-account-review.com/verify">Verify now</a></p>' }),
+      // Few lures, a reassuring disclaimer, one link to its own authenticated domain: the brand in the name decides.
+      'brand in the name, hyphen-split lookalike': buildMessage({ from: 'DocuSign <dse@docu-sign-review.com>', authResults: auth('docu-sign-review.com'), subject: 'Completed: Please review the document', html: '<p>You have received a document to review and sign.</p><p><a href="https://docu-sign-review.com/view?id=abc">REVIEW DOCUMENT</a></p><p>Do Not Share This Email. We will never ask for your password.</p>' }),
       'brand in the name': buildMessage({ from: '"Microsoft 365 Admin" <admin@mailbox-quota-center.com>', authResults: auth('mailbox-quota-center.com'), subject: 'Mailbox storage full - action required', html: '<p>Your mailbox has exceeded its storage limit. You will not be able to send or receive new messages. Sign in to re-validate your account and restore your mailbox.</p><p><a href="https://mailbox-quota-center.com/o365/login">Re-validate mailbox</a></p>' }),
     };
     for (const [name, raw] of Object.entries(ownDomainPhish)) assert.equal((await scanMessage(raw)).verdict, 'phishing', name);
