@@ -183,6 +183,13 @@ describe('link signals', () => {
     const imp = 'mx.example.com; spf=pass smtp.mailfrom=sign-review.example; dkim=pass header.d=sign-review.example; dmarc=pass header.from=sign-review.example';
     const claims = await signalsOf({ from: 'DocuSign <dse@sign-review.example>', authResults: imp, html: '<a href="https://sign-review.example/view">Review</a>' });
     assert.ok(!claims.includes('links.authenticated_own_site') && claims.includes('sender.brand_display_name'), String(claims));
+    // …nor when it is a bare role unrelated to that domain, or the body asks to sign in with a brand's account.
+    const role = await signalsOf({ from: 'IT Helpdesk <it@sign-review.example>', authResults: imp, html: '<a href="https://sign-review.example/owa">Increase mailbox size</a>' });
+    assert.ok(!role.includes('links.authenticated_own_site') && role.includes('sender.role_name_unrelated'), String(role));
+    const signIn = await signalsOf({ from: 'Voicemail <vm@sign-review.example>', authResults: imp, html: '<p>Sign in with your Microsoft 365 account to listen.</p><a href="https://sign-review.example/play">Play</a>' });
+    assert.ok(!signIn.includes('links.authenticated_own_site') && signIn.includes('content.brand_unrelated'), String(signIn));
+    const company = await signalsOf({ from: 'Sign Review Support <help@sign-review.example>', authResults: imp, html: '<a href="https://sign-review.example/ticket">Your ticket</a>' });
+    assert.ok(company.includes('links.authenticated_own_site'), String(company));
     // No DMARC record: an aligned DKIM signature is what DMARC would have passed; a DMARC failure never is.
     const link = '<a href="https://www.acme-app.com/account">Your account</a>';
     const noRecord = await signalsOf({ from, authResults: 'mx.example.com; spf=none; dkim=pass header.d=mail.acme-app.com; dmarc=none header.from=acme-app.com', html: link });

@@ -24,12 +24,27 @@ const ROLE_NAME =
 const GREETING =
   /(^|\n)\s*(dear|hello|hi|hey|good (morning|day)|ola|olá|oi|prezad[oa]|car[oa]|hallo|guten tag|liebe[r]?|sehr geehrte[r]?|hola|estimad[oa]|bonjour|cher|ch[eè]re|beste|hoi)?\s*,?\s*\u0000\s*[,!:]/;
 
+// "sign in with your Microsoft 365 account", "log in using your Google credentials": the words naming whose account.
+const SIGN_IN_WITH = /\b(?:sign|log)\s?-?in (?:with|using|to) (?:your )?((?:[\w.&-]+ ){1,3})(?:account|credentials|e-?mail|password|login)\b/i;
+
 function isRelated(reg: string, fromReg: string): boolean {
   if (!reg || !fromReg) return false;
   if (reg === fromReg) return true;
   const a = domainLabel(reg);
   const b = domainLabel(fromReg);
   return (b.length >= 4 && reg.includes(b)) || (a.length >= 4 && fromReg.includes(a));
+}
+
+/**
+ * A display name claiming a role ("Support", "IT Helpdesk") that shares nothing with the sending
+ * domain. The workspace's own staff write as "HR Team" or "IT Support" from its own domains.
+ */
+function claimsUnrelatedRole(display: string, fromReg: string, ownDomains: string[]): boolean {
+  if (!display || !fromReg || FREEMAIL.has(fromReg) || !ROLE_NAME.test(display)) return false;
+  if (ownDomains.some((d) => registrableDomain(d) === fromReg)) return false;
+  const squashed = display.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const parts = domainLabel(fromReg).split('-').filter((t) => t.length >= 3);
+  return !parts.some((t) => squashed.includes(t));
 }
 
 export function structureSignals(ctx: SignalContext): Hit[] {
@@ -90,10 +105,17 @@ export function structureSignals(ctx: SignalContext): Hit[] {
     return ownLabel.length >= 4 && tenant.includes(ownLabel) && !hostInList(h, FREE_HOSTING) && !hostInList(h, USER_CONTENT_HOSTS);
   };
   // Authentication proves the sender is fromReg; a display name naming a brand that domain does not
-  // belong to ("DocuSign" <dse@docu-sign-review.com>) tells the reader it is someone else, so the
-  // credit does not apply ("X via DocuSign" from docusign.net is the brand's own relay).
-  const claimsOtherBrand = brandsMentioned(display, brands).some((br) => !br.domains.some((d) => registrableDomain(d) === fromReg));
-  if (fromReg && !FREEMAIL.has(fromReg) && !claimsOtherBrand && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
+  // belong to ("DocuSign" <dse@docu-sign-review.com>) or a bare role that has nothing to do with it
+  // ("IT Helpdesk" <it@dentalcare-smiles.example>) tells the reader it is someone else, so the credit
+  // does not apply. A company's own transactional mail names the company ("Acme Security").
+  const notSender = (br: { domains: string[] }) => !br.domains.some((d) => registrableDomain(d) === fromReg);
+  // "Sign in with your Microsoft 365 account to listen": the body asks for a brand's credentials.
+  const signInBrand = brandsMentioned(SIGN_IN_WITH.exec(msg.bodyText.slice(0, 20_000))?.[1] ?? '', brands).find(
+    (br) => notSender(br) && !web.some((h) => br.domains.some((d) => registrableDomain(d) === registrableDomain(h))),
+  );
+  const claimsOtherBrand = signInBrand !== undefined || brandsMentioned(display, brands).some(notSender);
+  const roleClaim = claimsUnrelatedRole(display, fromReg, ctx.workspace.ownDomains ?? []);
+  if (fromReg && !FREEMAIL.has(fromReg) && !claimsOtherBrand && !roleClaim && fromAuthenticated(auth, fromDomain) && web.length > 0 && web.every(isOwnSite))
     hits.push({ id: 'links.authenticated_own_site', detail: `Authenticated sender ${fromReg} (${auth.dmarc === 'pass' ? 'DMARC pass' : 'SPF/DKIM aligned, no DMARC record'}) whose ${web.length} link${web.length > 1 ? 's all go' : ' goes'} to its own site` });
 
   // HTML anchors only: in conversation (plain text) people link wherever the topic is.
@@ -135,20 +157,18 @@ export function structureSignals(ctx: SignalContext): Hit[] {
     // Subjects of replies and forwards discuss brands ("Re: Google? Not in China"); a lure names one
     // in a fresh message that asks the reader to follow a link.
     const subject = /^\s*(re|aw|fw|fwd|tr|rv|enc|wg)\s*:/i.test(msg.subject) || web.length === 0 ? '' : msg.subject;
+    let named = false;
     for (const br of brandsMentioned(`${subject} ${display}`, brands)) {
       const regs = br.domains.map((d) => registrableDomain(d));
       if (regs.includes(fromReg) || [...linkRegs].some((r) => regs.includes(r))) continue;
       hits.push({ id: 'content.brand_unrelated', detail: `Names ${br.name} but neither the sender nor any link belongs to ${br.name}` });
+      named = true;
       break;
     }
-    // The workspace's own staff write as "HR Team" or "IT Support" from its own domains.
-    const ownDomains = (ctx.workspace.ownDomains ?? []).map((d) => registrableDomain(d));
-    if (display && fromReg && !FREEMAIL.has(fromReg) && !ownDomains.includes(fromReg) && ROLE_NAME.test(display)) {
-      const squashed = display.toLowerCase().replace(/[^a-z0-9]/g, '');
-      const parts = domainLabel(fromReg).split('-').filter((t) => t.length >= 3);
-      if (!parts.some((t) => squashed.includes(t)))
-        hits.push({ id: 'sender.role_name_unrelated', detail: `Display name "${display.slice(0, 60)}" claims a role unrelated to the sending domain ${fromReg}` });
-    }
+    if (!named && signInBrand)
+      hits.push({ id: 'content.brand_unrelated', detail: `Asks you to sign in with your ${signInBrand.name} account, but neither the sender nor any link belongs to ${signInBrand.name}` });
+    if (roleClaim)
+      hits.push({ id: 'sender.role_name_unrelated', detail: `Display name "${display.slice(0, 60)}" claims a role unrelated to the sending domain ${fromReg}` });
   }
   return hits;
 }
