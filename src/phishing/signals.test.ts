@@ -298,7 +298,11 @@ describe('language signals', () => {
       const s = await signalsOf({ text });
       assert.ok(!s.includes('lang.credentials'), `${text}: ${s}`);
     }
-    for (const text of ['Your account is on hold. Enter your password on the page below to keep it.', 'Geben Sie Ihr Passwort ein, um fortzufahren.'])
+    for (const text of [
+      'Your account is on hold. Enter your password on the page below to keep it.',
+      'Geben Sie Ihr Passwort ein, um fortzufahren.',
+      'If you do not send your password and card number within 24 hours your account will be closed.',
+    ])
       assert.ok((await signalsOf({ text })).includes('lang.credentials'), text);
   });
   test('ordinary prose fires no lure', async () => {

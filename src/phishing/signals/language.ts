@@ -85,7 +85,8 @@ export function obfuscationSignals({ msg }: SignalContext): Hit[] {
 const DISCLAIMER = new RegExp(
   [
     // "we will never ask you for", "do not share this code", "nunca pede sua senha", "nunca te pedira"
-    String.raw`\b(?:(?:will|would|shall) never|never|do not|don'?t|won'?t|nunca|jamais)\s+(?:\w+\s+){0,3}?(?:ask|request|share|give out|send|e-?mail you|ped[a-z]*|solicit[a-z]*|compart[a-z]*)\b[^.!?\n]{0,160}`,
+    // …but not a threat: "if you do not send your details within 24 hours".
+    String.raw`(?<!\b(?:if|unless)(?: you)? )\b(?:(?:will|would|shall) never|never|do not|don'?t|won'?t|nunca|jamais)\s+(?:\w+\s+){0,3}?(?:ask|request|share|give out|send|e-?mail you|ped[a-z]*|solicit[a-z]*|compart[a-z]*)\b[^.!?\n]{0,160}`,
     // German puts the verb last: "wir werden Sie niemals per E-Mail nach Ihrem Passwort fragen"
     String.raw`\b(?:niemals|nie)\b[^.!?\n]{0,100}?\b(?:fragen|anfordern|verlangen|weitergeben|mitteilen)\b`,
   ].join('|'),

@@ -3,8 +3,9 @@
 // name; subjects or display names written in "mathematical" styled letters (𝐘𝐎𝐔𝐑, 𝙁𝙍𝙀𝙀) to
 // dodge filters; an HTML body that is only images and a link; most links going to one domain unrelated to the sender (and not an e-mail
 // service provider's click tracker); the recipient greeted by their e-mail address (the sender
-// does not know their name); a well-known brand named in the subject or display name while
-// neither the sender nor any link belongs to that brand; a display name claiming a role
+// does not know their name); a well-known brand named in the subject or display name (or in a
+// request to "sign in with your <brand> account") while neither the sender nor any link belongs to
+// that brand; a display name claiming a role
 // ("Support", "Security Team") that has nothing to do with the sending domain.
 // Legitimate evidence (negative weight): most of many links go to the sender's own site; an
 // authenticated sender (fromAuthenticated in auth.ts) whose every link stays on its own domain.
