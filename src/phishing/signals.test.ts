@@ -151,6 +151,9 @@ describe('link signals', () => {
     assert.ok(!own.includes('links.text_href_mismatch'), String(own));
     const other = await signalsOf({ from, html: '<a href="https://collect.example/r">www.brand.com</a>' });
     assert.ok(other.includes('links.text_href_mismatch'), String(other));
+    // With results saying the From domain is not authenticated, "the sender's own domain" proves nothing.
+    const spoofed = await signalsOf({ from, authResults: 'mx.example.com; spf=fail smtp.mailfrom=shop.example; dkim=none; dmarc=fail header.from=shop.example', html: '<a href="https://www.shop.example/r?to=brand">www.brand.com</a>' });
+    assert.ok(spoofed.includes('links.text_href_mismatch'), String(spoofed));
   });
   test("an authenticated sender's own click tracker (link text shows the sender's domain) is neither a mismatch nor elsewhere", async () => {
     const links = ['www.brand-shop.com', 'Shop now', 'Coats', 'Boots']

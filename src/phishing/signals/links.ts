@@ -118,8 +118,10 @@ export function linkSignals(ctx: SignalContext): Hit[] {
         const vreg = registrableDomain(vd);
         // A link into the sender's own domain that shows another site (a shop's redirect to the
         // product it sells, a newsletter's tracker) leads where the From header says it comes from;
-        // a deceptive link leads somewhere else. Spoofed senders are the authentication signals' job.
-        if (vreg && vreg !== reg && reg !== senderReg && !trackers.has(reg) && !hostInList(host, SHORTENERS) && !isClickTracker(host))
+        // a deceptive link leads somewhere else. Not when the receiving server's results say the
+        // From domain is not authenticated: then "the sender's own domain" may be anyone's.
+        const intoSender = reg === senderReg && (ctx.auth.source === 'none' || fromAuthenticated(ctx.auth, fromDomain));
+        if (vreg && vreg !== reg && !intoSender && !trackers.has(reg) && !hostInList(host, SHORTENERS) && !isClickTracker(host))
           add('links.text_href_mismatch', `Link text shows ${vd} but goes to ${host}`);
       }
     }
