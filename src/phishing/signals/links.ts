@@ -34,6 +34,8 @@ function visibleDomain(text: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
+const trackerCache = new WeakMap<object, { auth: object; fromDomain: string; out: Set<string> }>();
+
 /**
  * Registrable domains an authenticated sender links through while the link text shows the
  * sender's own domain: "www.brand.com" → click.esp.example. The From domain is authenticated, so
@@ -42,7 +44,11 @@ function visibleDomain(text: string): string | null {
  * the brand, href goes elsewhere.) No phishing message in the corpus has such a link.
  */
 export function senderTrackers({ msg, auth, fromDomain }: SignalContext): Set<string> {
+  // Both link and structure signals ask; one pass per message (and per authentication result).
+  const known = trackerCache.get(msg);
+  if (known && known.auth === auth && known.fromDomain === fromDomain) return known.out;
   const out = new Set<string>();
+  trackerCache.set(msg, { auth, fromDomain, out });
   const fromReg = fromDomain ? registrableDomain(fromDomain) : '';
   if (!fromReg || FREEMAIL.has(fromReg) || !fromAuthenticated(auth, fromDomain)) return out;
   for (const link of msg.links) {
