@@ -19,6 +19,15 @@ import { migrate } from '../../src/db/migrate.ts';
 import { generateContactsCsv, MAPPING } from './data.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
+// Checked before the import, which takes a while.
+let rotateConfigs: RunRotationOptions[] = [];
+try {
+  rotateConfigs = JSON.parse(process.env.ROTATE_CONFIGS ?? '[{}]');
+  if (!Array.isArray(rotateConfigs)) throw new Error('not a list');
+} catch (e) {
+  console.error(`ROTATE_CONFIGS must be a JSON list of rotation options, e.g. [{"concurrency":2,"workers":0}] (${(e as Error).message})`);
+  process.exit(2);
+}
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ticks = (pid: number) => {
   try {
@@ -108,8 +117,7 @@ if (process.argv.includes('--rotate')) {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
     return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
   };
-  const configs: RunRotationOptions[] = JSON.parse(process.env.ROTATE_CONFIGS ?? '[{}]');
-  for (const cfg of configs) {
+  for (const cfg of rotateConfigs) {
     const loops = cfg.concurrency ?? 2;
     const rot = await openPostgres(u.toString(), { max: loops + 1 });
     const rv = new Vault(rot.db, vault.provider);

@@ -11,7 +11,7 @@
 //    chunk is passed on as it is — exactly what that transform itself does in
 //    that case; otherwise nodemailer's own transform runs. The patch is on the
 //    prototype of nodemailer's DataStream (process-wide) and only ever skips
-//    work whose result is known; data-stream.test.ts compares it with the
+//    work whose result is known; smtp-data.test.ts compares it with the
 //    original on random chunk sequences.
 //
 // 2. One write for the message and its terminating dot. SMTPConnection writes
