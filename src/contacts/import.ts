@@ -25,7 +25,7 @@ import {
 } from './import-rows.ts';
 import { type SeenEmails, seenEmails } from './import-seen.ts';
 import { preparedSource } from './import-thread.ts';
-import { contactImportErrors, contactImports, type ConsentState } from './schema.ts';
+import { contactImportErrors, contactImports, type ConsentState, contacts, emailBytes } from './schema.ts';
 import {
   contactRowsById,
   type EncodedContact,
@@ -176,16 +176,21 @@ async function commitBatch(
   // duplicate lookup and one suppression lookup for all of its addresses.
   await lockAllEmails(tx);
   const emails = [...firstByEmail.keys()];
-  const [{ legacy, anySuppressed }] = await rows<{ legacy: boolean; anySuppressed: boolean }>(
+  const [{ legacy, otherFormats, anySuppressed }] = await rows<{
+    legacy: boolean;
+    otherFormats: boolean;
+    anySuppressed: boolean;
+  }>(
     tx,
     sql`SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1) AS legacy,
+        EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND ${emailBytes(contacts.emailEnc)} = -1) AS "otherFormats",
         EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed"`,
   );
   const written =
     laterDuplicates.length === 0
       ? { emailBidx: p.emailBidx, domainBidx: p.domainBidx }
       : { emailBidx: first.map((i) => p.emailBidx[i]), domainBidx: first.map((i) => p.domainBidx[i]) };
-  const existing = await existingByEmail(tx, kr, emails, legacy, written, run);
+  const existing = await existingByEmail(tx, kr, emails, { legacy, otherFormats }, written, run);
   // The suppression hash (a full HMAC) is computed only when the list is not empty.
   const suppressedEmails = new Set<string>();
   if (anySuppressed) {

@@ -3,7 +3,7 @@
 // row id/key version); lookups go through truncated blind indexes (`*_bidx`,
 // int4, never UNIQUE). Non-sensitive attributes stay plaintext JSONB.
 // See docs/contacts.md and docs/security.md.
-import { sql } from 'drizzle-orm';
+import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -20,6 +20,8 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { bytea, users } from '../auth/schema.ts';
+import { AEAD_FORMAT_V1 } from '../crypto/aead.ts';
+import { FIELD_FORMAT_V1, FIELD_HEADER_BYTES, FIELD_OVERHEAD_BYTES } from '../crypto/field-cipher.ts';
 import { workspaces } from '../settings/schema.ts';
 
 /** Wrapped per-workspace data keys (docs/security.md §2). Nothing secret in a row. */
@@ -86,6 +88,24 @@ export const companies = pgTable(
   (t) => [index('companies_ws_domain_idx').on(t.workspaceId, t.domain)],
 );
 
+const n = (v: number) => sql.raw(String(v));
+
+/**
+ * Plaintext length in bytes of an email ciphertext in the current field format (AES-GCM keeps lengths, so it
+ * is the ciphertext length minus the fixed overhead), or -1 for any other format. The email blind-index
+ * index carries it as its last key, so exact lookups and the import's duplicate probe skip candidates of
+ * another length inside the index instead of reading their rows (at 1,000,000 contacts a gmail.com address
+ * shares its index pair with ~19 others). Queries must use this same expression to match the index, and
+ * ask for -1 as well, so a value in a future format is always a candidate. Nested CASE: PostgreSQL does
+ * not promise to evaluate AND left to right, and get_byte past the end is an error. The length is no
+ * secret: anyone who can read the column sees it (docs/security.md §5).
+ */
+export function emailBytes(emailEnc: SQLWrapper): SQL {
+  return sql`(CASE WHEN octet_length(${emailEnc}) < ${n(FIELD_OVERHEAD_BYTES)} THEN -1
+    WHEN get_byte(${emailEnc}, 0) <> ${n(FIELD_FORMAT_V1)} OR get_byte(${emailEnc}, ${n(FIELD_HEADER_BYTES)}) <> ${n(AEAD_FORMAT_V1)} THEN -1
+    ELSE octet_length(${emailEnc}) - ${n(FIELD_OVERHEAD_BYTES)} END)`;
+}
+
 export const contacts = pgTable(
   'contacts',
   {
@@ -129,7 +149,19 @@ export const contacts = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index('contacts_email_bidx_idx').on(t.workspaceId, t.emailBidx, t.emailDomainBidx),
+    // Exact lookups and the import's duplicate probe: blind-index pair, layout, then the email's length (emailBytes).
+    index('contacts_email_probe_idx').on(
+      t.workspaceId,
+      t.emailBidx,
+      t.emailDomainBidx,
+      t.bidxLayout,
+      emailBytes(sql.raw('email_enc')),
+    ),
+    // Emails in a format emailBytes cannot measure (-1; none today): the import's probe asks for them only when this
+    // index is not empty.
+    index('contacts_email_other_format_idx')
+      .on(t.workspaceId)
+      .where(sql`${emailBytes(sql.raw('email_enc'))} = -1`),
     // Rows not yet re-indexed: the sweep and the legacy branch of email lookups; empty once the sweep is done.
     index('contacts_email_bidx_legacy_idx')
       .on(t.workspaceId, t.emailBidx, t.emailDomainBidx)

@@ -6,18 +6,12 @@
 // './service.ts'` sees them all.
 import { and, asc, desc, eq, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Actor } from '../audit/service.ts';
-import { AEAD_FORMAT_V1 } from '../crypto/aead.ts';
-import {
-  FIELD_FORMAT_V1,
-  FIELD_HEADER_BYTES,
-  FIELD_OVERHEAD_BYTES,
-  type Keyring,
-} from '../crypto/field-cipher.ts';
+import type { Keyring } from '../crypto/field-cipher.ts';
 import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
 import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
-import { attributeDefinitions, contacts, type SuppressionReason, suppressions } from './schema.ts';
+import { attributeDefinitions, contacts, emailBytes, type SuppressionReason, suppressions } from './schema.ts';
 import {
   BIDX_LAYOUT,
   decText,
@@ -202,9 +196,9 @@ export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
 // statement), so neither the query builder nor the server's parser and planner run per lookup — they were
 // half of a lookup's CPU. No ORDER BY/LIMIT: the candidates are few (≤ ~61 at 1M contacts, docs/security.md §5)
 // and a generic plan must not be tempted by a backward primary-key scan. The server also drops candidates
-// whose email ciphertext has another length than the searched address's (AES-GCM keeps lengths; any other
+// whose email has another length than the searched address's, inside the index (schema.ts emailBytes; any other
 // ciphertext format passes through to decryption), so a crowded bucket (a gmail.com address: ~19 candidates
-// at 1M) ships and decodes a few rows instead of all of them.
+// at 1M) reads, ships and decodes a few rows instead of all of them.
 const buildEmailCandidatesStatement = (db: Tx) =>
   db
     .select()
@@ -215,10 +209,7 @@ const buildEmailCandidatesStatement = (db: Tx) =>
         sql`${contacts.emailDomainBidx} = ANY(${sql.placeholder('domain')}::int[])`,
         sql`((${contacts.emailBidx} = ANY(${sql.placeholder('email')}::int[]) AND ${contacts.bidxLayout} = ${sql.raw(String(BIDX_LAYOUT))})
           OR (${contacts.emailBidx} = ANY(${sql.placeholder('legacy')}::int[]) AND ${contacts.bidxLayout} = 1))`,
-        sql`CASE WHEN octet_length(${contacts.emailEnc}) <= ${sql.raw(String(FIELD_HEADER_BYTES))} THEN true
-          WHEN get_byte(${contacts.emailEnc}, 0) <> ${sql.raw(String(FIELD_FORMAT_V1))}
-            OR get_byte(${contacts.emailEnc}, ${sql.raw(String(FIELD_HEADER_BYTES))}) <> ${sql.raw(String(AEAD_FORMAT_V1))} THEN true
-          ELSE octet_length(${contacts.emailEnc}) = ${sql.placeholder('bytes')}::int END`,
+        sql`${emailBytes(contacts.emailEnc)} = ANY(ARRAY[${sql.placeholder('bytes')}::int, -1])`,
       ),
     )
     .prepare('contacts_by_email_bidx');
@@ -233,7 +224,7 @@ export async function findByEmail(db: Tx, kr: Keyring, normalisedEmail: string):
     domain: domainLookup(kr, emailDomain(normalisedEmail)),
     email,
     legacy: legacyEmailBidx(email),
-    bytes: FIELD_OVERHEAD_BYTES + Buffer.byteLength(normalisedEmail, 'utf8'),
+    bytes: Buffer.byteLength(normalisedEmail, 'utf8'),
   });
   return candidates.filter((c) => emailMatches(kr, T, c.id, c.emailEnc, normalisedEmail));
 }

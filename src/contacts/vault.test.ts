@@ -10,9 +10,10 @@ import { DecryptionError } from '../crypto/aead.ts';
 import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { auditLog, contacts, dataKeys, monitoringOutbox } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
+import { emailProbeSql, type ProbeKeys } from './import-store.ts';
 import { getRotation, rotateMasterKey, runRotation, startFieldKeyRotation } from './rotation.ts';
 import { createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
-import { emailMatches, encText, Vault, VaultError } from './vault.ts';
+import { BIDX_LAYOUT, domainLookup, emailLookup, emailMatches, encText, Vault, VaultError } from './vault.ts';
 
 let t: TestApp;
 let owner: Client;
@@ -365,6 +366,60 @@ describe('resumable work', () => {
     const tampered = Buffer.from(sealed);
     tampered[tampered.length - 1] ^= 1;
     assert.throws(() => emailMatches(kr, 'contacts', id, tampered, 'ann@example.com'), DecryptionError);
+  });
+
+  // The email's length is a key of the probe index (schema.ts emailBytes); a ciphertext whose length that
+  // expression cannot read (another format) must still be a candidate, so it fails loudly rather than being
+  // passed over and the address inserted a second time.
+  test('an email ciphertext in a format the length key cannot read is still a candidate for lookups and imports', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    const made = await createContact(t.database.db, kr, actor, { email: 'otherformat@example.com' });
+    const relabel = (byte: number) =>
+      t.database.query('UPDATE contacts SET email_enc = set_byte(email_enc, 0, $2) WHERE id = $1', [made.id, byte]);
+    await relabel(0x82);
+    try {
+      await assert.rejects(findByEmail(t.database.db, kr, 'otherformat@example.com'), DecryptionError);
+      await assert.rejects(importCsv('otherformat', csvOf(['otherformat@example.com', 'otherformat2@example.com'])), DecryptionError);
+    } finally {
+      await relabel(0x81);
+    }
+    assert.equal((await findByEmail(t.database.db, kr, 'otherformat@example.com')).length, 1);
+  });
+
+  // A regression here is invisible to every other test (same answers) but turned a 1,000,000-row import quadratic.
+  test('the duplicate probe stays one index probe per address even when the planner would rather join', async () => {
+    const kr = await vault.keyring();
+    const emails = ['plan.a@example.com', 'plan.b@gmail.example', 'plan.c@example.org'];
+    const k: ProbeKeys = { e: [], d: [], l: [], n: [], x: [] };
+    for (const email of emails) {
+      k.e.push(emailLookup(kr, email)[0]);
+      k.d.push(domainLookup(kr, email.split('@')[1])[0]);
+      k.l.push(BIDX_LAYOUT);
+      k.n.push(Buffer.byteLength(email));
+      k.x.push(false);
+    }
+    const explain = (dropDomainIndex: boolean) =>
+      t.database.db
+        .transaction(async (tx) => {
+          // What stale statistics did during a large import: any join but a nested loop looked cheaper.
+          await tx.execute(sql`SET LOCAL enable_nestloop = off`);
+          // On a small table the domain index costs the same; without it the probe index must carry the length.
+          if (dropDomainIndex) await tx.execute(sql`DROP INDEX contacts_domain_bidx_idx`);
+          const r = await tx.execute(sql`EXPLAIN ${emailProbeSql(k)}`);
+          const text = (r as unknown as { rows: Record<string, string>[] }).rows.map((row) => Object.values(row)[0]).join('\n');
+          throw Object.assign(new Error('rollback'), { text });
+        })
+        .catch((e: Error & { text?: string }) => {
+          if (e.text === undefined) throw e;
+          return e.text;
+        });
+    const plan = await explain(false);
+    assert.doesNotMatch(plan, /Merge Join|Hash Join|Seq Scan on contacts/, plan);
+    assert.match(plan, /Index Scan using contacts_\w+ on contacts c[^\n]*\n\s+Index Cond: [^\n]*= k\.d/, 'one probe per key');
+    const probe = await explain(true);
+    assert.match(probe, /Index Scan using contacts_email_probe_idx/, probe);
+    assert.match(probe, /Index Cond: [^\n]*CASE WHEN \(octet_length\(/, 'the email length is an index key, not a filter');
   });
 
   test('a field-key rotation interrupted midway resumes and ends with every row under the new version', async () => {
