@@ -25,8 +25,10 @@ export type EncodedContact = ReturnType<typeof encodeContact> & {
   importId?: string | null;
 };
 
-const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, email_domain_bidx, bidx_layout, first_name_enc, last_name_enc,
-  phone_enc, phone_bidx, notes_enc, sensitive_enc, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, suppressed, import_id`;
+// New rows never use the per-column PII of rows written before profile_enc (profile.ts): those stay NULL.
+const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, email_domain_bidx, bidx_layout, profile_enc,
+  phone_bidx, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, suppressed, import_id`;
+const CONTACT_COLUMN_COUNT = 18;
 
 /** A text[] literal (tags travel as one text per row through unnest, then cast). */
 function pgTextArray(values: readonly string[]): string {
@@ -36,7 +38,7 @@ function pgTextArray(values: readonly string[]): string {
 /**
  * Insert new contacts. On PostgreSQL: binary COPY inside the caller's
  * transaction (no array literals to build or parse; measured below in
- * docs/benchmarks.md). On PGlite: one INSERT … SELECT FROM unnest with 22
+ * docs/benchmarks.md). On PGlite: one INSERT … SELECT FROM unnest with 16
  * array parameters, whatever the batch size.
  */
 export async function insertContactRows(tx: Tx, values: EncodedContact[]): Promise<void> {
@@ -47,14 +49,13 @@ export async function insertContactRows(tx: Tx, values: EncodedContact[]): Promi
   // Rows without tags (every plain import) share one literal instead of one per row.
   const tags = values.map((v) => (v.tags.length ? pgTextArray(v.tags) : '{}'));
   await tx.execute(sql`INSERT INTO contacts (${sql.raw(contactColumns)})
-    SELECT id, ${WORKSPACE_ID}, kv, e, eb, db, ${BIDX_LAYOUT}, fn, ln, ph, pb, nt, se, at, jt, co, tz, ci, ow, tg::text[], su, im
+    SELECT id, ${WORKSPACE_ID}, kv, e, eb, db, ${BIDX_LAYOUT}, pr, pb, at, jt, co, tz, ci, ow, tg::text[], su, im
     FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('emailBidx')}::int[],
-      ${col('emailDomainBidx')}::int[], ${col('firstNameEnc')}::bytea[], ${col('lastNameEnc')}::bytea[], ${col('phoneEnc')}::bytea[],
-      ${col('phoneBidx')}::int[], ${col('notesEnc')}::bytea[], ${col('sensitiveEnc')}::bytea[],
+      ${col('emailDomainBidx')}::int[], ${col('profileEnc')}::bytea[], ${col('phoneBidx')}::int[],
       ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('jobTitle')}::text[], ${col('country')}::text[],
       ${col('timeZone')}::text[], ${col('companyId')}::bigint[], ${col('ownerUserId')}::bigint[],
       ${sql.param(tags)}::text[], ${col('suppressed')}::boolean[], ${col('importId')}::uuid[])
-      AS u(id, kv, e, eb, db, fn, ln, ph, pb, nt, se, at, jt, co, tz, ci, ow, tg, su, im)`);
+      AS u(id, kv, e, eb, db, pr, pb, at, jt, co, tz, ci, ow, tg, su, im)`);
 }
 
 const copyContacts = (client: NonNullable<ReturnType<typeof pgClientOf>>, body: Buffer) =>
@@ -183,18 +184,9 @@ export class CopyTupleWriter {
     const json = JSON.stringify(v.attributes);
     let chars = json.length + (v.jobTitle?.length ?? 0) + (v.country?.length ?? 0) + (v.timeZone?.length ?? 0);
     for (const t of v.tags) chars += t.length + 4;
-    // Fixed part ≤ 22 length words + 2 uuids + ints + array header; variable part: ciphertexts, 3 bytes per text unit.
-    w.room(
-      220 +
-        3 * chars +
-        (v.emailEnc?.length ?? 0) +
-        (v.firstNameEnc?.length ?? 0) +
-        (v.lastNameEnc?.length ?? 0) +
-        (v.phoneEnc?.length ?? 0) +
-        (v.notesEnc?.length ?? 0) +
-        (v.sensitiveEnc?.length ?? 0),
-    );
-    w.pos = w.buf.writeInt16BE(22, w.pos);
+    // Fixed part ≤ 18 length words + 2 uuids + ints + array header; variable part: ciphertexts, 3 bytes per text unit.
+    w.room(220 + 3 * chars + (v.emailEnc?.length ?? 0) + (v.profileEnc?.length ?? 0));
+    w.pos = w.buf.writeInt16BE(CONTACT_COLUMN_COUNT, w.pos);
     w.uuid(v.id);
     w.int4(WORKSPACE_ID);
     w.int4(v.keyVersion);
@@ -203,12 +195,8 @@ export class CopyTupleWriter {
     w.int4(v.emailDomainBidx);
     w.i32(2);
     w.pos = w.buf.writeInt16BE(BIDX_LAYOUT, w.pos);
-    w.bytea(v.firstNameEnc);
-    w.bytea(v.lastNameEnc);
-    w.bytea(v.phoneEnc);
+    w.bytea(v.profileEnc);
     w.int4(v.phoneBidx);
-    w.bytea(v.notesEnc);
-    w.bytea(v.sensitiveEnc);
     // jsonb's binary form: a version byte (1) and the JSON text.
     const n = w.buf.write(json, w.pos + 5, 'utf8');
     w.i32(n + 1);
@@ -317,15 +305,14 @@ export async function updateContactRows(tx: Tx, values: EncodedContact[]): Promi
   if (values.length === 0) return;
   const col = <K extends keyof EncodedContact>(k: K) => sql.param(values.map((v) => v[k] ?? null));
   await tx.execute(sql`UPDATE contacts c SET key_version = u.kv, email_enc = u.e, email_bidx = u.eb, email_domain_bidx = u.db,
-      bidx_layout = ${BIDX_LAYOUT}, first_name_enc = u.fn, last_name_enc = u.ln, phone_enc = u.ph, phone_bidx = u.pb, notes_enc = u.nt,
-      sensitive_enc = u.se, attributes = u.at, country = u.co, time_zone = u.tz, owner_user_id = u.ow, tags = u.tg::text[],
-      suppressed = u.su, updated_at = now()
+      bidx_layout = ${BIDX_LAYOUT}, profile_enc = u.pr, first_name_enc = NULL, last_name_enc = NULL, phone_enc = NULL,
+      notes_enc = NULL, sensitive_enc = NULL, phone_bidx = u.pb, attributes = u.at, country = u.co, time_zone = u.tz,
+      owner_user_id = u.ow, tags = u.tg::text[], suppressed = u.su, updated_at = now()
     FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('emailBidx')}::int[],
-      ${col('emailDomainBidx')}::int[], ${col('firstNameEnc')}::bytea[], ${col('lastNameEnc')}::bytea[], ${col('phoneEnc')}::bytea[],
-      ${col('phoneBidx')}::int[], ${col('notesEnc')}::bytea[], ${col('sensitiveEnc')}::bytea[],
+      ${col('emailDomainBidx')}::int[], ${col('profileEnc')}::bytea[], ${col('phoneBidx')}::int[],
       ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('country')}::text[], ${col('timeZone')}::text[],
       ${col('ownerUserId')}::bigint[], ${sql.param(values.map((v) => pgTextArray(v.tags)))}::text[], ${col('suppressed')}::boolean[])
-      AS u(id, kv, e, eb, db, fn, ln, ph, pb, nt, se, at, co, tz, ow, tg, su)
+      AS u(id, kv, e, eb, db, pr, pb, at, co, tz, ow, tg, su)
     WHERE c.id = u.id`);
 }
 
@@ -340,6 +327,7 @@ export function rowFromDb(r: Record<string, unknown>): ContactRow {
     emailBidx: r.email_bidx as number,
     emailDomainBidx: r.email_domain_bidx as number,
     bidxLayout: r.bidx_layout as number,
+    profileEnc: buf(r.profile_enc),
     firstNameEnc: buf(r.first_name_enc),
     lastNameEnc: buf(r.last_name_enc),
     phoneEnc: buf(r.phone_enc),

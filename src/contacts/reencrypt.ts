@@ -1,10 +1,11 @@
 // The CPU part of a field-key rotation batch: re-encrypt every encrypted column
-// of the rows under the active key (contacts also get their email blind index
-// recomputed, since the email is decrypted anyway). Pure: runs inline or in an
-// encode worker thread (encode-pool.ts), with the same result.
+// of the rows under the active key (contacts still on an old blind-index layout
+// also get their email index recomputed, since the email is decrypted anyway).
+// Pure: runs inline or in an encode worker thread (encode-pool.ts), with the
+// same result.
 import { decryptFieldText, encryptField, type Keyring, reencryptField } from '../crypto/field-cipher.ts';
 import { byteaArrayParam } from '../db/copy.ts';
-import { emailBidx } from './vault.ts';
+import { BIDX_LAYOUT, emailBidx } from './vault.ts';
 
 export interface ReencryptJob {
   table: string;
@@ -13,14 +14,19 @@ export interface ReencryptJob {
   ids: string[];
   /** values[c][r]: column c of row r as stored (null when empty), or that packed by `packJob` for a worker. */
   values: (Uint8Array | null)[][] | PackedColumn[];
+  /** Contacts only: each row's bidx_layout. */
+  layouts?: number[];
   /** Answer each column as one binary bytea[] parameter (PostgreSQL) instead of an array of Buffers. */
   binary: boolean;
 }
 
 export interface ReencryptResult {
   columns: (Buffer | (Buffer | null)[])[];
-  /** Contacts only: the email blind index of each row under the current layout. */
-  emailIdx: number[];
+  /**
+   * Contacts only: row r's email blind index under the current layout, or null where the stored one already
+   * is (current layout and a single blind-index key: recomputing would give the same value for one more HMAC).
+   */
+  emailIdx: (number | null)[];
 }
 
 const asBuffer = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
@@ -65,15 +71,16 @@ function unpack(c: (Uint8Array | null)[] | PackedColumn): (Uint8Array | null)[] 
 
 export function reencryptColumns(kr: Keyring, job: ReencryptJob): ReencryptResult {
   const isContacts = job.table === 'contacts';
-  const emailIdx: number[] = [];
+  const emailIdx: (number | null)[] = isContacts ? new Array(job.ids.length).fill(null) : [];
+  const oneIndexKey = kr.blindIndexKeys().length === 1;
   const columns = job.columns.map(([, name], c) => {
     const out = unpack(job.values[c]).map((v, r) => {
       if (v == null) return null;
       const ctx = { table: job.table, column: name, rowId: job.ids[r] };
       const buf = asBuffer(v);
-      if (isContacts && name === 'email') {
+      if (isContacts && name === 'email' && !(oneIndexKey && job.layouts?.[r] === BIDX_LAYOUT)) {
         const plain = decryptFieldText(kr, ctx, buf);
-        emailIdx.push(emailBidx(kr, plain));
+        emailIdx[r] = emailBidx(kr, plain);
         return encryptField(kr, ctx, plain);
       }
       return reencryptField(kr, ctx, buf) ?? buf;

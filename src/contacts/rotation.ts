@@ -34,6 +34,7 @@ export const ENCRYPTED_TABLES = [
       ['phone_enc', 'phone'],
       ['notes_enc', 'notes'],
       ['sensitive_enc', 'sensitive'],
+      ['profile_enc', 'profile'],
     ],
   },
   { table: 'contact_consents', ws: true, columns: [['evidence_enc', 'evidence']] },
@@ -131,8 +132,8 @@ function isPostgres(db: Tx): boolean {
  * Re-encrypt one batch of one table, the rows after `cursor.id` in id order
  * (keyset: each batch starts where the last one stopped instead of re-reading
  * the rows already rotated). Returns the number of rows rewritten. Contacts
- * also get their email blind index recomputed under the current layout: the
- * email is decrypted anyway, so the re-index costs one HMAC per row.
+ * still on an old blind-index layout also get their email index recomputed:
+ * the email is decrypted anyway, so the re-index costs one HMAC per such row.
  */
 async function sweepBatch(
   db: Tx,
@@ -147,9 +148,10 @@ async function sweepBatch(
   const kr = await vault.keyring(); // outside the transaction: PGlite has one connection
   return db.transaction(async (tx) => {
     const cols = spec.columns.map(([c]) => sql.identifier(c));
+    const isContacts = spec.table === 'contacts';
     const found = await rows<Record<string, unknown>>(
       tx,
-      sql`SELECT id, ${sql.join(cols, sql`, `)} FROM ${sql.identifier(spec.table)}
+      sql`SELECT id, ${isContacts ? sql`bidx_layout, ` : sql``}${sql.join(cols, sql`, `)} FROM ${sql.identifier(spec.table)}
           WHERE key_version <> ${active} ${spec.ws ? sql`AND workspace_id = ${WORKSPACE_ID}` : sql``}
           ${cursor.id === null ? sql`` : sql`AND id > ${cursor.id}`}
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
@@ -159,20 +161,20 @@ async function sweepBatch(
     const last = found[found.length - 1].id as string;
     if (cursor.id === null || last > cursor.id) cursor.id = last; // hex uuids compare like PostgreSQL's uuid order
     const ids = found.map((r) => r.id as string);
-    const isContacts = spec.table === 'contacts';
     // PostgreSQL gets the arrays in binary (no hex text either side); PGlite takes them as arrays of Buffers.
     const job: ReencryptJob = {
       table: spec.table,
       columns: spec.columns,
       ids,
       values: spec.columns.map(([col]) => found.map((r) => (r[col] as Uint8Array | null) ?? null)),
+      layouts: isContacts ? found.map((r) => r.bidx_layout as number) : undefined,
       binary: isPostgres(db),
     };
     const { columns, emailIdx } = pool ? await pool.reencrypt(job) : reencryptColumns(kr, job);
     const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
     const arrays = columns.map((vals) => sql`${sql.param(vals)}::bytea[]`);
     const aliases = spec.columns.map((_, i) => sql.identifier(`c${i}`));
-    const reindex = isContacts ? sql`, email_bidx = u.eb, bidx_layout = ${BIDX_LAYOUT}` : sql``;
+    const reindex = isContacts ? sql`, email_bidx = coalesce(u.eb, t.email_bidx), bidx_layout = ${BIDX_LAYOUT}` : sql``;
     await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion} ${reindex}
       FROM unnest(${sql.param(ids)}::uuid[], ${sql.join(arrays, sql`, `)} ${isContacts ? sql`, ${sql.param(emailIdx)}::int[]` : sql``})
         AS u(id, ${sql.join(aliases, sql`, `)} ${isContacts ? sql`, eb` : sql``})

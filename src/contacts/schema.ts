@@ -129,6 +129,11 @@ export const contacts = pgTable(
     notesEnc: bytea('notes_enc'),
     /** JSON object of the sensitive custom attributes, encrypted as one field. */
     sensitiveEnc: bytea('sensitive_enc'),
+    /**
+     * Names, phone, notes and sensitive attributes sealed as one value (profile.ts). Rows written before
+     * migration 0019 have it NULL and use the four columns above, which every write now clears.
+     */
+    profileEnc: bytea('profile_enc'),
     /** Non-sensitive custom attributes, plaintext. */
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
     jobTitle: text('job_title'),

@@ -11,6 +11,7 @@ import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
 import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
+import { contactProfile, sealProfile } from './profile.ts';
 import { attributeDefinitions, contacts, emailBytes, type SuppressionReason, suppressions } from './schema.ts';
 import {
   BIDX_LAYOUT,
@@ -65,18 +66,15 @@ export interface Contact {
 export const T = 'contacts';
 
 export function decodeContact(kr: Keyring, r: ContactRow): Contact {
-  const sensitive = decText(kr, T, 'sensitive', r.id, r.sensitiveEnc);
+  const profile = contactProfile(kr, r.id, r);
   return {
     id: r.id,
     email: decText(kr, T, 'email', r.id, r.emailEnc)!,
-    firstName: decText(kr, T, 'first_name', r.id, r.firstNameEnc),
-    lastName: decText(kr, T, 'last_name', r.id, r.lastNameEnc),
-    phone: decText(kr, T, 'phone', r.id, r.phoneEnc),
-    notes: decText(kr, T, 'notes', r.id, r.notesEnc),
-    attributes: {
-      ...(r.attributes as Record<string, AttributeValue>),
-      ...(sensitive ? JSON.parse(sensitive) : {}),
-    },
+    firstName: profile.firstName,
+    lastName: profile.lastName,
+    phone: profile.phone,
+    notes: profile.notes,
+    attributes: { ...(r.attributes as Record<string, AttributeValue>), ...profile.sensitive },
     jobTitle: r.jobTitle,
     country: r.country,
     timeZone: r.timeZone,
@@ -139,12 +137,20 @@ export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: r
     emailBidx: emailBidx(kr, f.email),
     emailDomainBidx: domainBidx(kr, emailDomain(f.email)),
     bidxLayout: BIDX_LAYOUT,
-    firstNameEnc: encText(kr, T, 'first_name', id, f.firstName),
-    lastNameEnc: encText(kr, T, 'last_name', id, f.lastName),
-    phoneEnc: encText(kr, T, 'phone', id, f.phone),
+    profileEnc: sealProfile(kr, id, {
+      firstName: f.firstName,
+      lastName: f.lastName,
+      phone: f.phone,
+      notes: f.notes,
+      sensitive: secret,
+    }),
+    // Rows written before profile_enc have per-column values; every write clears them (profile.ts).
+    firstNameEnc: null,
+    lastNameEnc: null,
+    phoneEnc: null,
+    notesEnc: null,
+    sensitiveEnc: null,
     phoneBidx: f.phone ? phoneBidx(kr, f.phone) : null,
-    notesEnc: encText(kr, T, 'notes', id, f.notes),
-    sensitiveEnc: Object.keys(secret).length ? encText(kr, T, 'sensitive', id, JSON.stringify(secret)) : null,
     attributes: plain,
     jobTitle: f.jobTitle,
     country: f.country,
@@ -448,7 +454,7 @@ export async function listContacts(
   // searched field only, and decode the whole row for the matches alone.
   let kept = found;
   if (email) kept = kept.filter((r) => emailMatches(kr, T, r.id, r.emailEnc, email));
-  if (phone) kept = kept.filter((r) => decText(kr, T, 'phone', r.id, r.phoneEnc) === phone);
+  if (phone) kept = kept.filter((r) => contactProfile(kr, r.id, r).phone === phone);
   const items = kept.map((r) => decodeContact(kr, r));
   return { items, nextBefore: more ? found[found.length - 1].id : null };
 }

@@ -12,7 +12,7 @@ import { auditLog, contacts, dataKeys, monitoringOutbox } from '../db/schema.ts'
 import { createImport, runImport } from './import.ts';
 import { emailProbeSql, type ProbeKeys } from './import-store.ts';
 import { getRotation, rotateMasterKey, runRotation, startFieldKeyRotation } from './rotation.ts';
-import { createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
+import { createAttributeDef, createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
 import { BIDX_LAYOUT, domainLookup, emailLookup, emailMatches, encText, Vault, VaultError } from './vault.ts';
 
 let t: TestApp;
@@ -127,6 +127,49 @@ describe('contacts API and encryption at rest', () => {
     assert.doesNotMatch(res.body, /@/);
     await t.database.db.update(contacts).set({ emailEnc: a.emailEnc }).where(eq(contacts.id, a.id));
     assert.equal((await owner.get(`/api/contacts/${a.id}`)).statusCode, 200);
+  });
+
+  test('the profile (names, phone, notes, sensitive attributes) is one sealed value bound to its row', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    const a = await createContact(t.database.db, kr, actor, { email: 'profile.a@example.com', firstName: 'Ann', phone: '+44 20 7946 0001', notes: 'met at expo' });
+    const b = await createContact(t.database.db, kr, actor, { email: 'profile.b@example.com', firstName: 'Bob' });
+    const rowA = (await getContactRow(t.database.db, a.id))!;
+    const rowB = (await getContactRow(t.database.db, b.id))!;
+    assert.ok(rowA.profileEnc && rowA.profileEnc.length > 0);
+    assert.deepEqual([rowA.firstNameEnc, rowA.lastNameEnc, rowA.phoneEnc, rowA.notesEnc, rowA.sensitiveEnc], [null, null, null, null, null]);
+    assert.equal(decodeContact(kr, rowA).notes, 'met at expo');
+    assert.equal(decodeContact(kr, rowA).phone, '+442079460001');
+    // another row's profile, a flipped byte, or the profile moved into a per-column slot: all refuse to decrypt
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: rowB.profileEnc }), DecryptionError);
+    const flipped = Buffer.from(rowA.profileEnc);
+    flipped[flipped.length - 1] ^= 1;
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: flipped }), DecryptionError);
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: null, firstNameEnc: rowA.profileEnc }), DecryptionError);
+    // the plaintext is in no stored byte
+    const [stored] = await t.database.query<{ raw: string }>('SELECT encode(profile_enc, \'escape\') AS raw FROM contacts WHERE id = $1', [a.id]);
+    assert.doesNotMatch(stored.raw, /Ann|expo|7946/);
+  });
+
+  test('a row written before profile_enc (one value per column) reads the same and is converted by its next write', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    await createAttributeDef(t.database.db, { key: 'vip_code', label: 'VIP code', type: 'text', sensitive: true });
+    const c = await createContact(t.database.db, kr, actor, { email: 'legacy.profile@example.com' });
+    const col = (column: string, v: string) => encText(kr, 'contacts', column, c.id, v);
+    await t.database.db
+      .update(contacts)
+      .set({ profileEnc: null, firstNameEnc: col('first_name', 'Lena'), lastNameEnc: col('last_name', 'Old'), phoneEnc: col('phone', '+4930901820'), notesEnc: col('notes', 'kept'), sensitiveEnc: col('sensitive', '{"vip_code":"A1"}') })
+      .where(eq(contacts.id, c.id));
+    const legacy = decodeContact(kr, (await getContactRow(t.database.db, c.id))!);
+    assert.deepEqual([legacy.firstName, legacy.lastName, legacy.phone, legacy.notes, legacy.attributes.vip_code], ['Lena', 'Old', '+4930901820', 'kept', 'A1']);
+    await updateContact(t.database.db, kr, actor, c.id, { jobTitle: 'CTO' });
+    const row = (await getContactRow(t.database.db, c.id))!;
+    assert.ok(row.profileEnc);
+    assert.deepEqual([row.firstNameEnc, row.lastNameEnc, row.phoneEnc, row.notesEnc, row.sensitiveEnc], [null, null, null, null, null]);
+    assert.deepEqual(row.attributes, {}, 'the sensitive attribute stays sealed');
+    const now = decodeContact(kr, row);
+    assert.deepEqual([now.firstName, now.lastName, now.phone, now.notes, now.attributes.vip_code, now.jobTitle], ['Lena', 'Old', '+4930901820', 'kept', 'A1', 'CTO']);
   });
 
   test('email is unique per workspace through the blind index; exact lookup by email and phone', async () => {
@@ -426,6 +469,13 @@ describe('resumable work', () => {
     const actor = systemActor('test');
     const total = await t.database.query<{ n: number }>('SELECT count(*)::int AS n FROM contacts');
     assert.ok(total[0].n > 200);
+    // A row still in the per-column form (written before profile_enc) is rotated column by column.
+    const kr0 = await vault.keyring();
+    const legacy = await createContact(t.database.db, kr0, actor, { email: 'rotate.legacy@example.com' });
+    await t.database.db
+      .update(contacts)
+      .set({ profileEnc: null, firstNameEnc: encText(kr0, 'contacts', 'first_name', legacy.id, 'Rhea'), phoneEnc: encText(kr0, 'contacts', 'phone', legacy.id, '+4930901821') })
+      .where(eq(contacts.id, legacy.id));
     const rotation = await startFieldKeyRotation(t.database.db, vault, actor);
     assert.equal(rotation.toVersion, rotation.fromVersion + 1);
     // New writes already use the new key while the old one still decrypts.
@@ -451,6 +501,15 @@ describe('resumable work', () => {
     // The field format carries the version: every ciphertext says v2.
     const sample = await t.database.db.select().from(contacts).limit(20);
     for (const r of sample) assert.equal(r.emailEnc.readUInt32BE(1), rotation.toVersion);
+    for (const col of ['email_enc', 'profile_enc', 'first_name_enc', 'last_name_enc', 'phone_enc', 'notes_enc', 'sensitive_enc']) {
+      const [stale] = await t.database.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM contacts WHERE ${col} IS NOT NULL AND substring(${col} from 2 for 4) <> int4send($1::int)`,
+        [rotation.toVersion],
+      );
+      assert.equal(stale.n, 0, `${col}: every value under the new key`);
+    }
+    const legacyAfter = decodeContact(await vault.keyring(), (await getContactRow(t.database.db, legacy.id))!);
+    assert.deepEqual([legacyAfter.firstName, legacyAfter.phone], ['Rhea', '+4930901821']);
     assert.equal((await getRotation(t.database.db, rotation.id))!.done >= total[0].n, true);
     assert.equal((await owner.get('/api/contacts?email=grace.hopper@navy.example.com')).json().items.length, 1);
     assert.equal((await owner.get('/api/contacts?limit=500')).statusCode, 200, 'every re-encrypted row decrypts');
