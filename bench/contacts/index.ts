@@ -246,8 +246,9 @@ for (const n of [PG_ROWS, PGLITE_ROWS])
 const fmt = (x: number) => Math.round(x).toLocaleString('en');
 const md = `## Contacts vault (\`npm run bench -- contacts\`)
 
-Streaming CSV import of generated contacts: 5 encrypted fields (email, first name, last name, phone, notes; AES-256-GCM, AAD-bound),
-3 blind indexes, 5 plaintext attributes, list membership, one transaction per 2,000 rows (one email lock, one duplicate lookup,
+Streaming CSV import of generated contacts: 5 PII fields (email, first name, last name, phone, notes) encrypted as two AES-256-GCM
+values, AAD-bound — the email, and the profile sealing the rest (\`src/contacts/profile.ts\`) —, 3 blind indexes, 5 plaintext
+attributes, list membership, one transaction per 2,000 rows (one email lock, one duplicate probe: an index probe per address,
 new contacts by binary \`COPY … FROM STDIN\` on PostgreSQL and \`INSERT … SELECT FROM unnest\` on PGlite; created contacts point at
 their import instead of one timeline row each), parsing, validation, encryption and the COPY tuples on a worker thread running up to two
 batches ahead of the commit (\`src/contacts/import-thread.ts\`), so they use the second core while the main thread and the
@@ -265,10 +266,11 @@ ${results
   .join('\n')}
 
 Lookup = normalise, blind-index pair (email 14 bits + domain 8 bits, layout 2), one prepared statement (parsed and planned once per
-connection) fetching the candidates whose email ciphertext has the searched address's length, decrypt their email only and compare,
+connection) fetching the candidates whose email has the searched address's length (a key of the probe index), decrypt their email only and compare,
 decode the match (2,000 random addresses). Page = keyset page of 50 from a random position, all fields decrypted, masked for a
-marketer (500 pages). Rotation = re-encrypting every encrypted column (contacts, consents, activities, import errors) in batches of 2,000,
-two concurrent loops on PostgreSQL (one encrypts while the other's UPDATE runs), one transaction each; contacts are re-indexed on the way.
+marketer (500 pages). Rotation = re-encrypting every encrypted column (contacts: email and profile; consents, activities, import errors)
+in batches of 2,000, two concurrent loops on PostgreSQL (one encrypts while the other's UPDATE runs), one transaction each; contacts
+still on an old blind-index layout are re-indexed on the way.
 The machine is shared (2 cores): the load average column says how much else was running.
 
 Where the CPU goes — per row, measured with \`node --import tsx bench/contacts/profile-import.ts 200000 [--inline] [--rotate]\`
@@ -281,6 +283,8 @@ all CPU figures grow with the load average, so compare rows taken at about the s
 | import, worker thread + chunked CSV source (load 2.2): worker / main thread / V8 GC and compiler threads | 72 / 9 / ~25 µs | 77 µs |
 | import, worker thread, 200,000 rows (load 2.0) | 94 µs (worker 65) | 112 µs |
 | rotation (two loops; hex bytea[] → binary bytea[] parameters) | 63 µs | 33 → 29 µs |
+| import, 200,000 rows, probe kept per key + sealed profile (2026-12-02, load 1.6): worker / all threads | 47 / 74 µs | 46 µs |
+| rotation, 200,000 rows, sealed profile, email re-indexed only on old layouts (2026-12-02, load ~2) | 33 µs | 46 µs |
 
 The import's worker thread (\`import-worker.ts\`) gets the file's bytes from the main thread as it asks for them and sends each
 batch back as a handful of transferable objects (the COPY bytes with the tuple boundaries, typed arrays of lines and blind-index
@@ -288,34 +292,39 @@ values, the emails and ids): the main thread does the duplicate probe, patches t
 duplicates and sends the COPY body as it came when every row is new. An earlier per-row protocol (each row's encoded values
 structured-cloned back) cost as much as it saved. The CSV source now drives csv-parse directly and hands rows over per 64 KiB
 slice (CSV parsing 16 → 6 µs per row in isolation: no stream or generator hop per record, no per-record info object), and each row
-is encrypted and laid out as soon as it is validated, so only compact data lives until the batch is sent. What still costs:
-5 × AES-256-GCM ~20 µs (node:crypto's per-call cipher setup is the floor), libphonenumber ~9 µs (its validity check runs the
-type regexes twice for NANPA numbers), two HMACs ~4.4 µs, garbage collection (~24 KB allocated per row, mostly inside
-node:crypto and libphonenumber; a larger young generation did not help measurably). Two cores give 2,000,000 µs of CPU per
-second, so the import's rate is bounded by its total CPU per row, whichever thread it runs on.
-The duplicate probe is most of the backend's work: with PostgreSQL logging every statement's duration (200,000 rows), it took
-16.7 of the import's 27.8 s of statement time against 5.9 s for the COPY and 2.8 s for list membership, and it grows with the
-table (2,000 new addresses against 1,000,000 contacts: 11,000 candidate rows read, 430 ms). The candidates are almost all rows
-the run itself inserted; the Bloom filter saves fetching and decrypting them, but the SQL filter that drops them still reads
-each candidate's heap tuple. Skipping the probe for the run's own addresses in an empty workspace was tried (backend 83 → 48 µs
-per row, 500,000-row A/B 7,095–9,875 → 10,938–11,605 rows/s) and not kept: it needed every single contact write to mark the
-running imports' rows (serialising API writes during an import) for a case — an empty workspace — that real imports rarely meet.
+is encrypted and laid out as soon as it is validated, so only compact data lives until the batch is sent. What still costs, from
+a CPU profile of the worker thread (200,000 rows): garbage collection ~15 %, libphonenumber's validity check ~11 % (its type
+regexes), AES-256-GCM ~11 % (two calls per row), HMAC-SHA256 ~8 % (email and phone indexes; domain values are cached), CSV
+parsing ~4 %, validation ~4 %. Two cores give 2,000,000 µs of CPU per second, so the import's rate is bounded by its total CPU
+per row, whichever thread it runs on.
+The duplicate probe was, until 2026-12-02, most of the backend's work, and the cause was its plan, not its candidates (earlier
+notes here blamed reading the candidates' heap tuples): during a large import into a table not yet analysed, PostgreSQL took the
+contacts table for ~1,000 rows and answered the per-key LATERAL probe with a merge join over a sorted scan of the whole workspace,
+every batch (auto_explain at 200,000 contacts: 196,000 rows sorted on disk for 2,000 keys; the probe grew from 6 to 310 ms per
+batch). The subquery is now fenced (\`OFFSET 0\`), so it stays one index probe per key whatever the statistics (a test pins the plan
+with nested loops disabled), and the import refreshes the statistics each time its rows grow ×4 (without them the per-key
+subquery flipped to the narrower domain index at ~70,000 rows: four probes of 4.5 s). The probe index also carries the email's
+length (\`emailBytes\` in schema.ts), so candidates of another length are skipped inside the index. With every statement's
+duration logged (200,000 rows): probe 0.95 s (was 15.9 s), COPY 4.8 s, list membership 2.6 s, four ANALYZEs 1.2 s.
 Exact lookups (1,000,000 contacts, 2,000 lookups in a loop, load ~2): the query builder and the server's parse and plan were about
-half of a lookup's CPU; a prepared statement built once and the server-side length filter (a gmail.com lookup ships 1–3 rows
+half of a lookup's CPU; a prepared statement built once and the server-side length filter (now a key of the index; a gmail.com lookup ships 1–3 rows
 instead of ~20) took this process from ~550–750 to ~320–450 µs per lookup and the backend from ~400 to ~300 µs, and garbage
 collections from 28 to 8 per 2,000 lookups; p50 0.9–1.4 → 0.6–0.7 ms, p99 3.1–7.3 → 2.1–3.7 ms (three rounds each, alternating, in one process). The rest of the
 tail is the machine: a lookup that meets a scavenge or loses its core to another process waits a few milliseconds.
 Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the
 backend ~4 µs per row, list membership's two foreign keys ~6 µs, the key-version and owner indexes nothing measurable —
 the backend is not the bottleneck, so they stay.
-A production-tuned server does not change the picture (2026-12-02, same code, \`BENCH_DATABASE_URL\` pointing at a private
-cluster with shared_buffers 4 GB, max_wal_size 8 GB, wal_compression on, autovacuum on, instead of the CI server's 128 MB and
-autovacuum off): import 9,614 rows/s, rotation 10,975 rows/s. Rotation on 200,000 rows (\`ROTATE_CONFIGS=… profile-import.ts 200000 --rotate\`): 11,300–12,800
-rows/s with the machine 75–87 % busy, this process 75–80 µs and the backends ~50 µs per row; a third loop or a worker thread
-changed nothing beyond noise. Its profile: node:crypto's per-call cipher setup (\`createCipherBase\`) 20 %, update/final/tag
-20 %, GC 14 %, the AAD strings 6 %: twelve AES-GCM calls per contact (decrypt and encrypt six columns) at ~3.5 µs each are
-most of it. Both 20,000 rows/s goals need about half the CPU per row: one sealed value per row instead of one per column
-(a format change with a migration), and a duplicate probe that does not read each candidate's heap tuple.`;
+A production-tuned server did not change the picture of the code before these fixes (\`BENCH_DATABASE_URL\` pointing at a
+private cluster with shared_buffers 4 GB, max_wal_size 8 GB, wal_compression on, autovacuum on: import 9,614 rows/s, rotation
+10,975 rows/s against 10,658 and 11,214 on the CI server).
+Rotation: node:crypto costs ~4–6 µs per AES-GCM call whatever its size (OpenSSL itself needs ~0.4 µs for 30 bytes: the rest is
+cipher setup, final and tag in Node), and rotation made twelve calls per contact. A contact's names, phone, notes and sensitive
+attributes are now one sealed value (docs/security.md §4) and the email index is recomputed only on rows still on an old layout:
+this process went from 75–84 to ~33 µs per row. The backends' share is now the larger: each UPDATE writes a new tuple and an entry
+in every index (the key version is indexed, and pages filled by COPY have no room, so no update is HOT).
+Import: ~125 µs of CPU per row at 1,000,000 rows (this process ~74, the backend ~50), of the ~135 µs two cores give per row at
+~14,800 rows/s. The 20,000 rows/s goal needs ≤ ~95 µs; what is left is mostly garbage collection, libphonenumber's validity
+check and the two HMACs, none of which a faithful import can drop.`;
 
 writeBenchSection('contacts', md);
 console.log(md);
