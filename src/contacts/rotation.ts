@@ -162,22 +162,28 @@ async function sweepBatch(
     if (cursor.id === null || last > cursor.id) cursor.id = last; // hex uuids compare like PostgreSQL's uuid order
     const ids = found.map((r) => r.id as string);
     // PostgreSQL gets the arrays in binary (no hex text either side); PGlite takes them as arrays of Buffers.
+    // Columns NULL in every row of the batch (the per-column PII of contacts written since profile_enc) stay as they are.
+    const present = spec.columns.filter(([col]) => found.some((r) => r[col] != null));
     const job: ReencryptJob = {
       table: spec.table,
-      columns: spec.columns,
+      columns: present,
       ids,
-      values: spec.columns.map(([col]) => found.map((r) => (r[col] as Uint8Array | null) ?? null)),
+      values: present.map(([col]) => found.map((r) => (r[col] as Uint8Array | null) ?? null)),
       layouts: isContacts ? found.map((r) => r.bidx_layout as number) : undefined,
       binary: isPostgres(db),
     };
     const { columns, emailIdx } = pool ? await pool.reencrypt(job) : reencryptColumns(kr, job);
-    const sets = spec.columns.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
-    const arrays = columns.map((vals) => sql`${sql.param(vals)}::bytea[]`);
-    const aliases = spec.columns.map((_, i) => sql.identifier(`c${i}`));
-    const reindex = isContacts ? sql`, email_bidx = coalesce(u.eb, t.email_bidx), bidx_layout = ${BIDX_LAYOUT}` : sql``;
-    await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}, key_version = ${kr.activeVersion} ${reindex}
-      FROM unnest(${sql.param(ids)}::uuid[], ${sql.join(arrays, sql`, `)} ${isContacts ? sql`, ${sql.param(emailIdx)}::int[]` : sql``})
-        AS u(id, ${sql.join(aliases, sql`, `)} ${isContacts ? sql`, eb` : sql``})
+    const sets = present.map(([c], i) => sql`${sql.identifier(c)} = u.${sql.identifier(`c${i}`)}`);
+    sets.push(sql`key_version = ${kr.activeVersion}`);
+    const arrays = [sql`${sql.param(ids)}::uuid[]`, ...columns.map((vals) => sql`${sql.param(vals)}::bytea[]`)];
+    const aliases = [sql`id`, ...present.map((_, i) => sql.identifier(`c${i}`))];
+    if (isContacts) {
+      sets.push(sql`email_bidx = coalesce(u.eb, t.email_bidx), bidx_layout = ${BIDX_LAYOUT}`);
+      arrays.push(sql`${sql.param(emailIdx)}::int[]`);
+      aliases.push(sql`eb`);
+    }
+    await tx.execute(sql`UPDATE ${sql.identifier(spec.table)} t SET ${sql.join(sets, sql`, `)}
+      FROM unnest(${sql.join(arrays, sql`, `)}) AS u(${sql.join(aliases, sql`, `)})
       WHERE t.id = u.id`);
     await tx
       .update(keyRotations)
