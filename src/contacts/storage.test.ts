@@ -1,0 +1,136 @@
+// How a contact is stored: the sealed profile (profile.ts) next to the email, and
+// the email probe index that exact lookups and the import's duplicate probe use
+// (schema.ts emailBytes, import-store.ts emailProbeSql).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { eq, sql } from 'drizzle-orm';
+import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import { systemActor } from '../audit/service.ts';
+import { DecryptionError } from '../crypto/aead.ts';
+import { LocalKeyProvider } from '../crypto/key-provider.ts';
+import { contacts } from '../db/schema.ts';
+import { createImport, runImport } from './import.ts';
+import { emailProbeSql, type ProbeKeys } from './import-store.ts';
+import { createAttributeDef, createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
+import { BIDX_LAYOUT, domainLookup, emailLookup, encText, Vault } from './vault.ts';
+
+let database: TestDatabase;
+let vault: Vault;
+before(async () => {
+  database = await createTestDatabase();
+  vault = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
+  await vault.ready();
+});
+after(async () => {
+  await database?.close();
+});
+
+const csvOf = (emails: string[]) => `Email,First\n${emails.map((e, i) => `${e},N${i}`).join('\n')}\n`;
+const importCsv = async (name: string, csv: string) => {
+  const options = { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' as const };
+  const imp = await createImport(database.db, { filename: `${name}.csv`, format: 'csv', options, createdBy: 'test' });
+  return runImport(database.db, vault, systemActor('test'), imp.id, Readable.from([csv]), { batchSize: 40 });
+};
+
+describe('the contact profile', () => {
+  test('the profile (names, phone, notes, sensitive attributes) is one sealed value bound to its row', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    const a = await createContact(database.db, kr, actor, { email: 'profile.a@example.com', firstName: 'Ann', phone: '+44 20 7946 0001', notes: 'met at expo' });
+    const b = await createContact(database.db, kr, actor, { email: 'profile.b@example.com', firstName: 'Bob' });
+    const rowA = (await getContactRow(database.db, a.id))!;
+    const rowB = (await getContactRow(database.db, b.id))!;
+    assert.ok(rowA.profileEnc && rowA.profileEnc.length > 0);
+    assert.deepEqual([rowA.firstNameEnc, rowA.lastNameEnc, rowA.phoneEnc, rowA.notesEnc, rowA.sensitiveEnc], [null, null, null, null, null]);
+    assert.equal(decodeContact(kr, rowA).notes, 'met at expo');
+    assert.equal(decodeContact(kr, rowA).phone, '+442079460001');
+    // another row's profile, a flipped byte, or the profile moved into a per-column slot: all refuse to decrypt
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: rowB.profileEnc }), DecryptionError);
+    const flipped = Buffer.from(rowA.profileEnc);
+    flipped[flipped.length - 1] ^= 1;
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: flipped }), DecryptionError);
+    assert.throws(() => decodeContact(kr, { ...rowA, profileEnc: null, firstNameEnc: rowA.profileEnc }), DecryptionError);
+    // the plaintext is in no stored byte
+    const [stored] = await database.query<{ raw: string }>('SELECT encode(profile_enc, \'escape\') AS raw FROM contacts WHERE id = $1', [a.id]);
+    assert.doesNotMatch(stored.raw, /Ann|expo|7946/);
+  });
+
+  test('a row written before profile_enc (one value per column) reads the same and is converted by its next write', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    await createAttributeDef(database.db, { key: 'vip_code', label: 'VIP code', type: 'text', sensitive: true });
+    const c = await createContact(database.db, kr, actor, { email: 'legacy.profile@example.com' });
+    const col = (column: string, v: string) => encText(kr, 'contacts', column, c.id, v);
+    await database.db
+      .update(contacts)
+      .set({ profileEnc: null, firstNameEnc: col('first_name', 'Lena'), lastNameEnc: col('last_name', 'Old'), phoneEnc: col('phone', '+4930901820'), notesEnc: col('notes', 'kept'), sensitiveEnc: col('sensitive', '{"vip_code":"A1"}') })
+      .where(eq(contacts.id, c.id));
+    const legacy = decodeContact(kr, (await getContactRow(database.db, c.id))!);
+    assert.deepEqual([legacy.firstName, legacy.lastName, legacy.phone, legacy.notes, legacy.attributes.vip_code], ['Lena', 'Old', '+4930901820', 'kept', 'A1']);
+    await updateContact(database.db, kr, actor, c.id, { jobTitle: 'CTO' });
+    const row = (await getContactRow(database.db, c.id))!;
+    assert.ok(row.profileEnc);
+    assert.deepEqual([row.firstNameEnc, row.lastNameEnc, row.phoneEnc, row.notesEnc, row.sensitiveEnc], [null, null, null, null, null]);
+    assert.deepEqual(row.attributes, {}, 'the sensitive attribute stays sealed');
+    const now = decodeContact(kr, row);
+    assert.deepEqual([now.firstName, now.lastName, now.phone, now.notes, now.attributes.vip_code, now.jobTitle], ['Lena', 'Old', '+4930901820', 'kept', 'A1', 'CTO']);
+  });
+});
+
+describe('the email probe index', () => {
+  // The email's length is a key of the probe index (schema.ts emailBytes); a ciphertext whose length that
+  // expression cannot read (another format) must still be a candidate, so it fails loudly rather than being
+  // passed over and the address inserted a second time.
+  test('an email ciphertext in a format the length key cannot read is still a candidate for lookups and imports', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    const made = await createContact(database.db, kr, actor, { email: 'otherformat@example.com' });
+    const relabel = (byte: number) =>
+      database.query('UPDATE contacts SET email_enc = set_byte(email_enc, 0, $2) WHERE id = $1', [made.id, byte]);
+    await relabel(0x82);
+    try {
+      await assert.rejects(findByEmail(database.db, kr, 'otherformat@example.com'), DecryptionError);
+      await assert.rejects(importCsv('otherformat', csvOf(['otherformat@example.com', 'otherformat2@example.com'])), DecryptionError);
+    } finally {
+      await relabel(0x81);
+    }
+    assert.equal((await findByEmail(database.db, kr, 'otherformat@example.com')).length, 1);
+  });
+
+  // A regression here is invisible to every other test (same answers) but turned a 1,000,000-row import quadratic.
+  test('the duplicate probe stays one index probe per address even when the planner would rather join', async () => {
+    const kr = await vault.keyring();
+    const emails = ['plan.a@example.com', 'plan.b@gmail.example', 'plan.c@example.org'];
+    const k: ProbeKeys = { e: [], d: [], l: [], n: [], x: [] };
+    for (const email of emails) {
+      k.e.push(emailLookup(kr, email)[0]);
+      k.d.push(domainLookup(kr, email.split('@')[1])[0]);
+      k.l.push(BIDX_LAYOUT);
+      k.n.push(Buffer.byteLength(email));
+      k.x.push(false);
+    }
+    const explain = (dropDomainIndex: boolean) =>
+      database.db
+        .transaction(async (tx) => {
+          // What stale statistics did during a large import: any join but a nested loop looked cheaper.
+          await tx.execute(sql`SET LOCAL enable_nestloop = off`);
+          // On a small table the domain index costs the same; without it the probe index must carry the length.
+          if (dropDomainIndex) await tx.execute(sql`DROP INDEX contacts_domain_bidx_idx`);
+          const r = await tx.execute(sql`EXPLAIN ${emailProbeSql(k)}`);
+          const text = (r as unknown as { rows: Record<string, string>[] }).rows.map((row) => Object.values(row)[0]).join('\n');
+          throw Object.assign(new Error('rollback'), { text });
+        })
+        .catch((e: Error & { text?: string }) => {
+          if (e.text === undefined) throw e;
+          return e.text;
+        });
+    const plan = await explain(false);
+    assert.doesNotMatch(plan, /Merge Join|Hash Join|Seq Scan on contacts/, plan);
+    assert.match(plan, /Index Scan using contacts_\w+ on contacts c[^\n]*\n\s+Index Cond: [^\n]*= k\.d/, 'one probe per key');
+    const probe = await explain(true);
+    assert.match(probe, /Index Scan using contacts_email_probe_idx/, probe);
+    assert.match(probe, /Index Cond: [^\n]*CASE WHEN \(octet_length\(/, 'the email length is an index key, not a filter');
+  });
+});
