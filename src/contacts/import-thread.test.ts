@@ -4,25 +4,22 @@
 // and a crash mid-file, must give the same contacts, counters, errors and
 // memberships either way.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import type { TestDatabase } from '../../test/support/db.ts';
+import { createVaultTestDatabase } from '../../test/support/vault.ts';
 import { systemActor } from '../audit/service.ts';
-import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { currentConsents } from './consent.ts';
 import { createImport, importErrors, runImport } from './import.ts';
 import { createAttributeDef, createContact, decodeContact, findByEmail, suppress } from './service.ts';
-import { Vault } from './vault.ts';
+import type { Vault } from './vault.ts';
 
 let database: TestDatabase;
 let vault: Vault;
 const actor = systemActor('test');
 
 before(async () => {
-  database = await createTestDatabase();
-  vault = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
-  await vault.ready();
+  ({ database, vault } = await createVaultTestDatabase());
   await createAttributeDef(database.db, { key: 'plan', label: 'Plan', type: 'enum', options: ['free', 'pro'], sensitive: false });
   await createAttributeDef(database.db, { key: 'salary', label: 'Salary', type: 'number', sensitive: true });
 });

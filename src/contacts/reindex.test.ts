@@ -1,18 +1,17 @@
 // Blind-index layout change (email 10 → 14 bits) on existing data, the import's
 // batch lock and timeline, and the concurrent rotation sweep.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { backendName, createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import { backendName, type TestDatabase } from '../../test/support/db.ts';
+import { createVaultTestDatabase } from '../../test/support/vault.ts';
 import { systemActor } from '../audit/service.ts';
 import { blindIndex } from '../crypto/blind-index.ts';
-import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { createImport, runImport } from './import.ts';
 import { legacyIndexCount, reindexEmailIndex } from './reindex.ts';
 import { runRotation, startFieldKeyRotation } from './rotation.ts';
 import { createContact, findByEmail, listActivities, listContacts } from './service.ts';
-import { EMAIL_BITS, emailBidx, LEGACY_EMAIL_BITS, lockAllEmails, Vault } from './vault.ts';
+import { EMAIL_BITS, emailBidx, LEGACY_EMAIL_BITS, lockAllEmails, type Vault } from './vault.ts';
 
 let database: TestDatabase;
 let vault: Vault;
@@ -34,9 +33,7 @@ async function importCsv(csv: string, onDuplicate: 'update' | 'skip' = 'skip') {
 }
 
 before(async () => {
-  database = await createTestDatabase();
-  vault = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
-  await vault.ready();
+  ({ database, vault } = await createVaultTestDatabase());
 });
 after(async () => {
   await database?.close();

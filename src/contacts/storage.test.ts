@@ -2,26 +2,23 @@
 // the email probe index that exact lookups and the import's duplicate probe use
 // (schema.ts emailBytes, import-store.ts emailProbeSql).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
-import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import type { TestDatabase } from '../../test/support/db.ts';
+import { createVaultTestDatabase } from '../../test/support/vault.ts';
 import { systemActor } from '../audit/service.ts';
 import { DecryptionError } from '../crypto/aead.ts';
-import { LocalKeyProvider } from '../crypto/key-provider.ts';
 import { contacts } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
 import { emailProbeSql, type ProbeKeys } from './import-store.ts';
 import { createAttributeDef, createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
-import { BIDX_LAYOUT, domainLookup, emailLookup, encText, Vault } from './vault.ts';
+import { BIDX_LAYOUT, domainLookup, emailLookup, encText, type Vault } from './vault.ts';
 
 let database: TestDatabase;
 let vault: Vault;
 before(async () => {
-  database = await createTestDatabase();
-  vault = new Vault(database.db, new LocalKeyProvider(randomBytes(32)), { cacheMs: 0 });
-  await vault.ready();
+  ({ database, vault } = await createVaultTestDatabase());
 });
 after(async () => {
   await database?.close();
