@@ -48,8 +48,6 @@ export function sealProfile(kr: Keyring, id: string, p: ContactProfile): Buffer 
   return encText(kr, T, 'profile', id, JSON.stringify(record));
 }
 
-const EMPTY: ContactProfile = { firstName: null, lastName: null, phone: null, notes: null, sensitive: {} };
-
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /**
@@ -72,7 +70,7 @@ export function contactProfile(kr: Keyring, id: string, c: ProfileColumns): Cont
       sensitive: sensitive && typeof sensitive === 'object' ? (sensitive as Record<string, AttributeValue>) : {},
     };
   }
-  if (!c.firstNameEnc && !c.lastNameEnc && !c.phoneEnc && !c.notesEnc && !c.sensitiveEnc) return { ...EMPTY, sensitive: {} };
+  // Per-column values (all NULL for a contact with nothing but an email): decText answers null for each.
   const sensitive = decText(kr, T, 'sensitive', id, c.sensitiveEnc);
   return {
     firstName: decText(kr, T, 'first_name', id, c.firstNameEnc),

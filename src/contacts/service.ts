@@ -450,11 +450,11 @@ export async function listContacts(
     .limit(limit + 1);
   const more = found.length > limit;
   if (more) found.pop();
-  // Blind indexes give candidates: drop the coincidences after decrypting the
-  // searched field only, and decode the whole row for the matches alone.
+  // Blind indexes give candidates: drop the email coincidences after decrypting the email only, and decode
+  // the rest once (the phone lives in the sealed profile, which decoding opens anyway) to drop phone ones.
   let kept = found;
   if (email) kept = kept.filter((r) => emailMatches(kr, T, r.id, r.emailEnc, email));
-  if (phone) kept = kept.filter((r) => contactProfile(kr, r.id, r).phone === phone);
-  const items = kept.map((r) => decodeContact(kr, r));
+  let items = kept.map((r) => decodeContact(kr, r));
+  if (phone) items = items.filter((c) => c.phone === phone);
   return { items, nextBefore: more ? found[found.length - 1].id : null };
 }
