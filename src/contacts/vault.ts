@@ -1,7 +1,7 @@
 // The workspace's keyring, loaded once and cached, plus the small codec the
 // contact tables use: field encryption with a fixed AAD layout, blind indexes
 // with the bit budget chosen in docs/security.md, and the suppression hash.
-import { createHmac, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { deriveKey } from '../crypto/aead.ts';
 import {
@@ -20,6 +20,7 @@ import {
   newWorkspaceKeyRecords,
 } from '../crypto/field-cipher.ts';
 import { type KeyProvider, LocalKeyProvider } from '../crypto/key-provider.ts';
+import { type HmacSha256Key, hmacSha256, hmacSha256Key } from '../crypto/hmac.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { dataKeys } from './schema.ts';
 
@@ -230,7 +231,7 @@ export const domainLookup = (kr: Keyring, domain: string) =>
 export const phoneLookup = (kr: Keyring, phone: string) =>
   blindIndexLookupValues(kr, 'phone', phone, PHONE_BITS);
 
-const suppressionKeys = new WeakMap<object, Buffer>();
+const suppressionKeys = new WeakMap<object, HmacSha256Key>();
 
 /**
  * Full 256-bit HMAC of a normalised email under HKDF(blind-index root,
@@ -241,10 +242,12 @@ export function suppressionHash(kr: Keyring, normalisedEmail: string): Buffer {
   const root = kr.blindIndexKey();
   let key = suppressionKeys.get(root);
   if (!key) {
-    key = deriveKey(root, 'suppression/v1');
+    const raw = deriveKey(root, 'suppression/v1');
+    key = hmacSha256Key(raw);
+    raw.fill(0);
     suppressionKeys.set(root, key);
   }
-  return createHmac('sha256', key).update(normalisedEmail, 'utf8').digest();
+  return hmacSha256(key, normalisedEmail);
 }
 
 /** HMAC key for signed links (double opt-in), derived from the blind-index root. */

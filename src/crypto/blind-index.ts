@@ -19,17 +19,18 @@
 // bytes, no varlena header, the smallest and fastest btree key, and exact in a
 // JS number (no bigint/hex conversion on either side). 31 bits is enough for
 // any population the guidance below allows (C ≥ 2 needs R ≥ 2^(bits+1)).
-import { type KeyObject, createHmac, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { deriveKey } from './aead.ts';
 import type { Keyring } from './field-cipher.ts';
+import { type HmacSha256Key, hmacSha256, hmacSha256Key } from './hmac.ts';
 
 export const BLIND_INDEX_MAX_BITS = 31;
 export const BLIND_INDEX_MIN_BITS = 1;
 
 const INDEX_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
-const derived = new WeakMap<object, Map<string, KeyObject>>();
+const derived = new WeakMap<object, Map<string, HmacSha256Key>>();
 
-function indexKey(root: Buffer | KeyObject, indexName: string): KeyObject {
+function indexKey(root: Buffer | KeyObject, indexName: string): HmacSha256Key {
   let byName = derived.get(root);
   if (!byName) {
     byName = new Map();
@@ -38,7 +39,7 @@ function indexKey(root: Buffer | KeyObject, indexName: string): KeyObject {
   let key = byName.get(indexName);
   if (!key) {
     const raw = deriveKey(root, `blind-index/v1/${indexName}`);
-    key = createSecretKey(raw);
+    key = hmacSha256Key(raw);
     raw.fill(0);
     byName.set(indexName, key);
   }
@@ -70,7 +71,7 @@ export function blindIndex(
     // An index over "" would put every empty value in one bucket; store NULL instead.
     throw new TypeError('blind index value must be a non-empty string (store NULL for missing values)');
   }
-  const mac = createHmac('sha256', indexKey(key, indexName)).update(normalisedValue, 'utf8').digest();
+  const mac = hmacSha256(indexKey(key, indexName), normalisedValue);
   // Top `bits` bits of the first 4 bytes, as an unsigned integer.
   return mac.readUInt32BE(0) >>> (32 - bits);
 }
