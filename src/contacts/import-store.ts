@@ -30,6 +30,13 @@ const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, em
   phone_bidx, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, suppressed, import_id`;
 const CONTACT_COLUMN_COUNT = 18;
 
+/**
+ * An int[], bool[] or uuid[] parameter as its array literal, joined in one go: node-postgres would quote and
+ * escape each element of a JS array (two regex replaces per element; the duplicate probe sends five arrays of
+ * a batch's size). Only for values that need no quoting: integers, booleans, canonical UUIDs.
+ */
+export const pgPlainArray = (values: readonly (number | boolean | string)[]): string => `{${values.join(',')}}`;
+
 /** A text[] literal (tags travel as one text per row through unnest, then cast). */
 function pgTextArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
@@ -442,8 +449,8 @@ export interface ProbeKeys {
  */
 export function emailProbeSql(k: ProbeKeys, ownRun?: { importId: string; since: string }): SQL {
   return sql`SELECT c.id, c.email_enc, c.suppressed
-    FROM (SELECT DISTINCT e, d, l, n, x FROM unnest(${sql.param(k.e)}::int[], ${sql.param(k.d)}::int[], ${sql.param(k.l)}::int[],
-      ${sql.param(k.n)}::int[], ${sql.param(k.x)}::bool[]) AS k(e, d, l, n, x)) k
+    FROM (SELECT DISTINCT e, d, l, n, x FROM unnest(${pgPlainArray(k.e)}::int[], ${pgPlainArray(k.d)}::int[],
+      ${pgPlainArray(k.l)}::int[], ${pgPlainArray(k.n)}::int[], ${pgPlainArray(k.x)}::bool[]) AS k(e, d, l, n, x)) k
     CROSS JOIN LATERAL (SELECT id, email_enc, suppressed FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID}
       AND c.email_bidx = k.e AND c.email_domain_bidx = k.d AND c.bidx_layout = k.l
       AND ${emailBytes(sql.raw('c.email_enc'))} = k.n

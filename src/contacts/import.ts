@@ -33,6 +33,7 @@ import {
   insertContactRows,
   insertCopyTuples,
   insertsByCopy,
+  pgPlainArray,
   updateContactRows,
 } from './import-store.ts';
 import {
@@ -192,6 +193,10 @@ async function commitBatch(
   // One exclusive lock for the batch (single writes wait for it), then one
   // duplicate lookup and one suppression lookup for all of its addresses.
   await lockAllEmails(tx);
+  // A batch need not wait for its WAL to reach the disk: if the server crashes before, the batch is lost whole
+  // with its rows_done, and a resumed run redoes it (PostgreSQL's asynchronous commit loses recent transactions,
+  // never consistency). The run's final update (state 'completed') commits synchronously, flushing every batch.
+  await tx.execute(sql`SET LOCAL synchronous_commit = off`);
   const emails = [...firstByEmail.keys()];
   const [{ legacy, otherFormats, anySuppressed }] = await rows<{
     legacy: boolean;
@@ -302,7 +307,7 @@ async function commitBatch(
     const merged = touched.filter((t) => t.action === 'updated').map((t) => t.id);
     if (added.length)
       await tx.execute(
-        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${sql.param(added)}::uuid[]) id`,
+        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${pgPlainArray(added)}::uuid[]) id`,
       );
     if (merged.length)
       await tx.execute(

@@ -33,6 +33,30 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // Top-level domain: letters, or an IDN A-label (xn--…). Rejects IP literals and numeric TLDs.
 const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 
+/** The ASCII (punycode) form of an email's domain, or null when it is not a valid mail domain. */
+function checkDomain(domain: string): string | null {
+  // WHATWG/UTS #46 processing: maps case and full-width forms, converts U-labels
+  // to punycode, returns '' for anything that is not a valid host.
+  const ascii = /[\s/\\?#[\]@:%]/.test(domain) ? '' : domainToASCII(domain);
+  if (!ascii || ascii.length > 253) return null;
+  const labels = ascii.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !TLD.test(labels[labels.length - 1])) return null;
+  return ascii;
+}
+
+// Domains repeat (a few webmail domains hold most of any list): an import checks each one once, not per row.
+const DOMAIN_CACHE_SIZE = 10_000;
+const domains = new Map<string, string | null>();
+function asciiDomain(domain: string): string | null {
+  let ascii = domains.get(domain);
+  if (ascii === undefined) {
+    ascii = checkDomain(domain);
+    if (domains.size >= DOMAIN_CACHE_SIZE) domains.clear();
+    domains.set(domain, ascii);
+  }
+  return ascii;
+}
+
 /**
  * Canonical email: NFC, trimmed, lower-cased, IDN domain converted to its
  * ASCII (punycode) form. Accepts dot-atom local parts of ASCII characters only
@@ -56,14 +80,8 @@ export function normaliseEmail(raw: string): Normalised<string, EmailErrorReason
   if (/[^\x20-\x7e]/.test(local)) return fail('non_ascii_local_part');
   if (local.length > 64 || !LOCAL_PART.test(local)) return fail('invalid_local_part');
   if (domain.endsWith('.')) domain = domain.slice(0, -1);
-  // WHATWG/UTS #46 processing: maps case and full-width forms, converts U-labels
-  // to punycode, returns '' for anything that is not a valid host.
-  const ascii = /[\s/\\?#[\]@:%]/.test(domain) ? '' : domainToASCII(domain);
-  if (!ascii || ascii.length > 253) return fail('invalid_domain');
-  const labels = ascii.split('.');
-  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !TLD.test(labels[labels.length - 1])) {
-    return fail('invalid_domain');
-  }
+  const ascii = asciiDomain(domain);
+  if (ascii === null) return fail('invalid_domain');
   const email = `${local}@${ascii}`;
   if (email.length > 254) return fail('too_long');
   return ok(email);
