@@ -285,6 +285,8 @@ all CPU figures grow with the load average, so compare rows taken at about the s
 | rotation (two loops; hex bytea[] → binary bytea[] parameters) | 63 µs | 33 → 29 µs |
 | import, 200,000 rows, probe kept per key + sealed profile (2026-12-02, load 1.6): worker / all threads | 47 / 74 µs | 46 µs |
 | rotation, 200,000 rows, sealed profile, email re-indexed only on old layouts (2026-12-02, load ~2) | 33 µs | 46 µs |
+| import, 200,000 rows, phone patterns compiled once, HMAC from one-shot digests, larger worker young generation (2026-12-02 pm, load 1.5–2): worker / all threads | 39–43 / 60–67 µs | 40–41 µs |
+| the same without list membership (what it costs the backend) | 62–67 µs | 30–34 µs |
 
 The import's worker thread (\`import-worker.ts\`) gets the file's bytes from the main thread as it asks for them and sends each
 batch back as a handful of transferable objects (the COPY bytes with the tuple boundaries, typed arrays of lines and blind-index
@@ -292,11 +294,22 @@ values, the emails and ids): the main thread does the duplicate probe, patches t
 duplicates and sends the COPY body as it came when every row is new. An earlier per-row protocol (each row's encoded values
 structured-cloned back) cost as much as it saved. The CSV source now drives csv-parse directly and hands rows over per 64 KiB
 slice (CSV parsing 16 → 6 µs per row in isolation: no stream or generator hop per record, no per-record info object), and each row
-is encrypted and laid out as soon as it is validated, so only compact data lives until the batch is sent. What still costs, from
-a CPU profile of the worker thread (200,000 rows): garbage collection ~15 %, libphonenumber's validity check ~11 % (its type
-regexes), AES-256-GCM ~11 % (two calls per row), HMAC-SHA256 ~8 % (email and phone indexes; domain values are cached), CSV
-parsing ~4 %, validation ~4 %. Two cores give 2,000,000 µs of CPU per second, so the import's rate is bounded by its total CPU
-per row, whichever thread it runs on.
+is encrypted and laid out as soon as it is validated, so only compact data lives until the batch is sent. Two cores give
+2,000,000 µs of CPU per second, so the import's rate is bounded by its total CPU per row, whichever thread it runs on.
+Garbage, 2026-12-02 (allocation sampling and \`--trace-gc-nvp\` on the worker's stages): validation left ~10.5 KB per row, half of
+it libphonenumber's, and most of that the regular-expression sources it rebuilt on every call (\`matchesEntirely\` compiled each
+metadata pattern anew — the US one is 637 characters); each scavenge cost ~5–8 ms whatever it freed, ~2 ms of it processing the
+weak handles of the native Hmac and Cipheriv objects (three or four per row). Since then: libphonenumber-js is patched to compile
+each pattern once (\`patches/\`, applied by \`npm install\`; validation 23.5 → 18.9 µs per row in isolation), the blind indexes'
+HMAC-SHA256 is computed from two one-shot SHA-256 digests (\`src/crypto/hmac.ts\`, checked against \`createHmac\`; no native
+object per value), the worker's young generation is twice V8's default (scavenges per 100,000 rows 122 → 69), email domains are
+checked once per distinct domain, and the commit path sends the probe's arrays as literals instead of letting node-postgres
+escape 10,000 elements a batch, inserts new list members without \`ON CONFLICT\`, commits batches asynchronously (the final
+update flushes them all; a server crash can only lose whole batches, which a resumed run redoes), and refreshes only the probe's
+columns' statistics while growing (80–110 ms instead of 340–520 ms at 200,000 rows; a full ANALYZE still ends the import). The
+worker's profile now: AES-GCM ~14 %, GC ~7 %, SHA-256 ~7 %, CSV parsing ~5 %, libphonenumber ~6 %, and ~12 % idle waiting for
+the commit: the main thread and the backend (COPY 29 µs, list membership 14 µs, probe 5 µs per row with every statement timed)
+are now the critical path.
 The duplicate probe was, until 2026-12-02, most of the backend's work, and the cause was its plan, not its candidates (earlier
 notes here blamed reading the candidates' heap tuples): during a large import into a table not yet analysed, PostgreSQL took the
 contacts table for ~1,000 rows and answered the per-key LATERAL probe with a merge join over a sorted scan of the whole workspace,
@@ -322,12 +335,14 @@ cipher setup, final and tag in Node), and rotation made twelve calls per contact
 attributes are now one sealed value (docs/security.md §4) and the email index is recomputed only on rows still on an old layout:
 this process went from 75–84 to ~33 µs per row. The backends' share is now the larger: each UPDATE writes a new tuple and an entry
 in every index (the key version is indexed, and pages filled by COPY have no room, so no update is HOT).
-Import: ~125 µs of CPU per row at 1,000,000 rows (this process ~74, the backend ~50), of the ~135 µs two cores give per row at
-~14,800 rows/s. The 20,000 rows/s goal needs ≤ ~95 µs; what is left is mostly garbage collection, libphonenumber's validity
-check and the two HMACs, none of which a faithful import can drop.
-Two full runs on 2026-12-02 (same code but for leaving all-NULL columns out of the rotation's UPDATE): import 14,803 and
-12,225 rows/s (plaintext anchor 28,088 and 24,689: the machine was slower in the second), rotation 20,418 and 20,747 rows/s,
-lookup p99 3.84 and 4.53 ms, page p99 14.48 and 8.90 ms.`;
+Import, why the goal is still not met: ~105 µs of CPU per row at 200,000 rows (this process ~62, the backend ~41), more at
+1,000,000 as the indexes outgrow the server's 128 MB of shared buffers; 20,000 rows/s needs ≤ ~95 µs with both cores fully
+used, and the commit path alone (main thread ~7 µs + backend ~40–50 µs per row, one connection) allows at most ~19,000. Taking
+list membership out of the import entirely — not an option, only a measurement — gave 17,700 rows/s at 200,000 rows against
+16,200. What remains per row is the two AES-GCM seals (~4 µs each in Node), two HMACs, CSV parsing, phone validation, and on the
+server a tuple and ten index entries (two GIN) per contact plus a list-member row with two foreign-key checks.
+Earlier full runs on 2026-12-02 (before the changes above): import 14,803 and 12,225 rows/s (plaintext anchor 28,088 and 24,689),
+rotation 20,418 and 20,747 rows/s, lookup p99 3.84 and 4.53 ms, page p99 14.48 and 8.90 ms.`;
 
 writeBenchSection('contacts', md);
 console.log(md);
