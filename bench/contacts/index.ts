@@ -341,6 +341,11 @@ used, and the commit path alone (main thread ~7 µs + backend ~40–50 µs per r
 list membership out of the import entirely — not an option, only a measurement — gave 17,700 rows/s at 200,000 rows against
 16,200. What remains per row is the two AES-GCM seals (~4 µs each in Node), two HMACs, CSV parsing, phone validation, and on the
 server a tuple and ten index entries (two GIN) per contact plus a list-member row with two foreign-key checks.
+Full runs of this code on 2026-12-02: import 16,544 and 15,738 rows/s (plaintext anchor 26,117 and 28,281), lookup p99 4.62 and
+5.22 ms, page p99 7.93 and 10.13 ms, rotation 20,414 and 18,904 rows/s — the machine's speed drifts by ±15 % within an hour,
+so the lookup tail and the rotation sit on either side of their goals from run to run. In both runs the import's first 100,000
+rows were the slowest (11,400–13,400 rows/s: the worker thread loads its modules for ~1.1 s and compiles its hot code), then
+16,000–18,000 rows/s.
 Earlier full runs on 2026-12-02 (before the changes above): import 14,803 and 12,225 rows/s (plaintext anchor 28,088 and 24,689),
 rotation 20,418 and 20,747 rows/s, lookup p99 3.84 and 4.53 ms, page p99 14.48 and 8.90 ms.`;
 
