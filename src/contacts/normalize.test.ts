@@ -166,6 +166,7 @@ test('libphonenumber-js carries our patch (patches/): its validity regexes are c
   // it (postinstall: patch-package); behaviour is the same either way, which the tests above check.
   for (const build of ['es6', 'es6-modern', 'build']) {
     const file = new URL(`../../node_modules/libphonenumber-js/${build}/helpers/matchesEntirely.js`, import.meta.url);
-    assert.match(readFileSync(file, 'utf8'), /compiled\.get\(regularExpressionText\)/, build);
+    const hint = `libphonenumber-js/${build} is not patched: run \`npx patch-package\` (npm install does, unless scripts are off)`;
+    assert.match(readFileSync(file, 'utf8'), /compiled\.get\(regularExpressionText\)/, hint);
   }
 });
