@@ -16,6 +16,8 @@ import * as crypto from 'node:crypto';
 
 const BLOCK = 64;
 const DIGEST = 32;
+/** Largest scratch a key keeps (messages here are addresses, phones, domains: a few hundred bytes). */
+const MAX_SCRATCH = 4096;
 
 /** crypto.hash(algorithm, data, 'buffer') where this Node has it. */
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
@@ -51,14 +53,22 @@ export function hmacSha256Key(raw: Buffer): HmacSha256Key {
 /** HMAC-SHA256 of `message` (UTF-8) under a prepared key: a fresh 32-byte Buffer. */
 export function hmacSha256(key: HmacSha256Key, message: string): Buffer {
   if (!oneShot) return crypto.createHmac('sha256', key.fallback!).update(message, 'utf8').digest();
-  // Each key's scratch bytes are only touched inside this synchronous call, so reusing them is safe.
-  if (key.inner.length < BLOCK + message.length * 3) {
-    const grown = Buffer.alloc(BLOCK + message.length * 3);
-    key.inner.copy(grown, 0, 0, BLOCK);
-    key.inner = grown;
+  // Each key's scratch bytes are only touched inside this synchronous call, so reusing them is safe. They grow
+  // to fit the longest message up to MAX_SCRATCH; a longer one gets scratch bytes of its own, zeroed after.
+  const need = BLOCK + message.length * 3;
+  let inner = key.inner;
+  if (inner.length < need) {
+    inner = Buffer.alloc(need);
+    key.inner.copy(inner, 0, 0, BLOCK);
+    if (need <= MAX_SCRATCH) {
+      key.inner.fill(0);
+      key.inner = inner;
+    }
   }
-  const n = key.inner.write(message, BLOCK, 'utf8');
-  oneShot('sha256', key.inner.subarray(0, BLOCK + n), 'buffer').copy(key.outer, BLOCK);
-  key.inner.fill(0, BLOCK, BLOCK + n); // the message is often PII: do not leave it in the scratch bytes
+  const n = inner.write(message, BLOCK, 'utf8');
+  oneShot('sha256', inner.subarray(0, BLOCK + n), 'buffer').copy(key.outer, BLOCK);
+  // The message is often PII and the pad is as secret as the key: neither stays in bytes that are let go.
+  if (inner === key.inner) inner.fill(0, BLOCK, BLOCK + n);
+  else inner.fill(0);
   return oneShot('sha256', key.outer, 'buffer');
 }
