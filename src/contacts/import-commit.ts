@@ -18,7 +18,7 @@ import {
   existingByEmail,
   insertContactRows,
   insertCopyTuples,
-  pgPlainArray,
+  pgUuidArray,
   updateContactRows,
 } from './import-store.ts';
 import { contacts, emailBytes } from './schema.ts';
@@ -189,14 +189,14 @@ export async function commitBatch(
   if (listId !== null) {
     // New contacts cannot be members yet: a plain INSERT, without ON CONFLICT's speculative insertion per row.
     const added = touched.filter((t) => t.action === 'inserted').map((t) => t.id);
-    const merged = touched.filter((t) => t.action === 'updated').map((t) => t.id);
+    const existingIds = touched.filter((t) => t.action === 'updated').map((t) => t.id);
     if (added.length)
       await tx.execute(
-        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${pgPlainArray(added)}::uuid[]) id`,
+        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${pgUuidArray(added)}::uuid[]) id`,
       );
-    if (merged.length)
+    if (existingIds.length)
       await tx.execute(
-        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${sql.param(merged)}::uuid[]) id ON CONFLICT DO NOTHING`,
+        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${sql.param(existingIds)}::uuid[]) id ON CONFLICT DO NOTHING`,
       );
   }
   // Timeline: a created contact points at its import (contacts.import_id; listActivities shows it), so only

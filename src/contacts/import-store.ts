@@ -31,11 +31,18 @@ const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, em
 const CONTACT_COLUMN_COUNT = 18;
 
 /**
- * An int[], bool[] or uuid[] parameter as its array literal, joined in one go: node-postgres would quote and
- * escape each element of a JS array (two regex replaces per element; the duplicate probe sends five arrays of
- * a batch's size). Only for values that need no quoting: integers, booleans, canonical UUIDs.
+ * An int[] or bool[] parameter as its array literal, joined in one go: node-postgres would quote and escape
+ * each element of a JS array (two regex replaces per element; the duplicate probe sends five arrays of a
+ * batch's size). Numbers and booleans need no quoting (a non-integer fails the server's int cast loudly).
  */
-export const pgPlainArray = (values: readonly (number | boolean | string)[]): string => `{${values.join(',')}}`;
+export const pgPlainArray = (values: readonly (number | boolean)[]): string => `{${values.join(',')}}`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A uuid[] parameter the same way; each element is checked, so nothing else can slip into the literal. */
+export function pgUuidArray(ids: readonly string[]): string {
+  for (const id of ids) if (!UUID.test(id)) throw new TypeError('not a canonical UUID');
+  return `{${ids.join(',')}}`;
+}
 
 /** A text[] literal (tags travel as one text per row through unnest, then cast). */
 function pgTextArray(values: readonly string[]): string {

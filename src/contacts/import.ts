@@ -70,7 +70,7 @@ const PREPARED_AHEAD = 2;
 const ANALYZE_AFTER_ROWS = 10_000;
 /**
  * During a run, statistics are refreshed again each time the rows it inserted have grown this many times
- * (10,000, 40,000, 160,000, 640,000: ~0.5 s each). Without them, a table that was empty when last analysed
+ * (10,000, 40,000, 160,000, 640,000). Without them, a table that was empty when last analysed
  * gives every equality the default selectivity, and the duplicate probe's per-key subquery flipped to the
  * narrower domain index at ~70,000 rows: a gmail.com key then reads 30 % of the table (measured: four
  * probes of 4.5 s each, half of a 200,000-row import). Autovacuum would get there too, but not on time for
