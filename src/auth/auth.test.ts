@@ -107,7 +107,7 @@ describe('sign-in', () => {
 describe('two-factor authentication', () => {
   test('enrol by code, then sign-in needs a code; a replayed code is refused and audited', async () => {
     const { user, client } = await signedInAs(t, 'security_analyst');
-    const enrolled = await enrolTotp(client, Date.now() - 30_000);
+    const enrolled = await enrolTotp(client, -30_000);
     assert.equal(enrolled.recoveryCodes.length, 10);
     assert.equal(new Set(enrolled.recoveryCodes).size, 10);
     const stored = await t.database.db.select().from(users).where(eq(users.id, user.id));
@@ -141,7 +141,7 @@ describe('two-factor authentication', () => {
 
   test('the session id changes when sign-in completes (no fixation)', async () => {
     const { user, client } = await signedInAs(t, 'auditor');
-    const { secret } = await enrolTotp(client, Date.now() - 30_000);
+    const { secret } = await enrolTotp(client, -30_000);
     const c = new Client(t.app, '10.6.0.1');
     await c.post('/api/auth/login', { email: user.email, password: strongPassword });
     const pendingToken = c.cookies.get('mw_session');
@@ -155,7 +155,7 @@ describe('two-factor authentication', () => {
   test('when the owner requires 2FA, a user without it must enrol before anything else', async () => {
     const { client: owner } = await signedInAs(t, 'owner');
     const { user } = await signedInAs(t, 'marketer');
-    await enrolTotp(owner, Date.now() - 30_000);
+    await enrolTotp(owner, -30_000);
     const set = await owner.patch('/api/settings', { require2fa: true });
     assert.equal(set.statusCode, 200, set.body);
     try {

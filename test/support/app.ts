@@ -112,10 +112,18 @@ export async function signedInAs(t: TestApp, role: Role, email = `${role}-${rand
   return { user, client };
 }
 
-/** Enrol TOTP for the client's user through the API; returns the secret and recovery codes. */
-export async function enrolTotp(client: Client, at = Date.now()) {
+/**
+ * Enrol TOTP for the client's user through the API; returns the secret and recovery codes. `offsetMs`: the
+ * confirming code is for that far from now (-30_000: the previous step, so a sign-in code of the current step
+ * is not a replay of it).
+ */
+export async function enrolTotp(client: Client, offsetMs = 0) {
   const start = (await client.post('/api/me/2fa/enrol')).json() as { secret: string };
-  const res = await client.post('/api/me/2fa/confirm', { code: totpCode(start.secret, at) });
+  // The server accepts one step either side of its own. A code for the previous step computed in the last
+  // moments of a step is two steps old if the step turns before the server checks it: wait for the new step.
+  const intoStep = Date.now() % 30_000;
+  if (intoStep > 27_000) await new Promise((r) => setTimeout(r, 30_000 - intoStep + 100));
+  const res = await client.post('/api/me/2fa/confirm', { code: totpCode(start.secret, Date.now() + offsetMs) });
   if (res.statusCode !== 200) throw new Error(`enrol failed: ${res.body}`);
   return { secret: start.secret, recoveryCodes: (res.json() as { recoveryCodes: string[] }).recoveryCodes };
 }
