@@ -12,6 +12,7 @@ import type { ImportOptions, ImportProgress, ImportRecord } from './import.ts';
 import type { PreparedBatch } from './import-prepare.ts';
 import type { ValidRow } from './import-rows.ts';
 import type { SeenEmails } from './import-seen.ts';
+import { lockList } from './organisation.ts';
 import {
   contactRowsById,
   type EncodedContact,
@@ -187,6 +188,9 @@ export async function commitBatch(
   for (const [email] of firstByEmail) if (!existing.has(email)) run.seen.add(email);
   await updateContactRows(tx, [...updates.values()]);
   if (listId !== null) {
+    // list_members has no foreign keys (schema.ts): the list is locked here, the merged contacts by the UPDATE
+    // above, and the new ones are this transaction's own.
+    if (!(await lockList(tx, listId))) throw new Error('the list this import adds contacts to has been deleted');
     // New contacts cannot be members yet: a plain INSERT, without ON CONFLICT's speculative insertion per row.
     const added = touched.filter((t) => t.action === 'inserted').map((t) => t.id);
     const existingIds = touched.filter((t) => t.action === 'updated').map((t) => t.id);
@@ -196,7 +200,8 @@ export async function commitBatch(
       );
     if (existingIds.length)
       await tx.execute(
-        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, id FROM unnest(${sql.param(existingIds)}::uuid[]) id ON CONFLICT DO NOTHING`,
+        sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}, c.id FROM contacts c
+            WHERE c.id = ANY(${sql.param(existingIds)}::uuid[]) FOR KEY SHARE OF c ON CONFLICT DO NOTHING`,
       );
   }
   // Timeline: a created contact points at its import (contacts.import_id; listActivities shows it), so only

@@ -89,15 +89,29 @@ export async function deleteList(db: Tx, id: number) {
   if (!row) throw notFound('List');
 }
 
+/**
+ * Lock a list against deletion until the transaction ends (`FOR KEY SHARE`, what a foreign key's check took):
+ * list_members has no foreign keys (schema.ts says why), so its writers lock the parents. False if it is gone.
+ */
+export async function lockList(tx: Tx, listId: number): Promise<boolean> {
+  const r = await rows(tx, sql`SELECT 1 FROM contact_lists WHERE id = ${listId} FOR KEY SHARE`);
+  return r.length > 0;
+}
+
 export async function addListMembers(db: Tx, listId: number, contactIds: string[]): Promise<number> {
   if (contactIds.length === 0) return 0;
-  const r = await rows<{ n: number }>(
+  // One statement, so the locks on the list and on the contacts hold until the rows are in.
+  const [r] = await rows<{ lists: number; n: number }>(
     db,
-    sql`WITH ins AS (INSERT INTO list_members (list_id, contact_id)
-          SELECT ${listId}, c.id FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID} AND c.id = ANY(${sql.param(contactIds)}::uuid[])
-          ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*)::int AS n FROM ins`,
+    sql`WITH l AS (SELECT id FROM contact_lists WHERE workspace_id = ${WORKSPACE_ID} AND id = ${listId} FOR KEY SHARE),
+        ins AS (INSERT INTO list_members (list_id, contact_id)
+          SELECT l.id, c.id FROM l, contacts c WHERE c.workspace_id = ${WORKSPACE_ID} AND c.id = ANY(${sql.param(contactIds)}::uuid[])
+          FOR KEY SHARE OF c
+          ON CONFLICT DO NOTHING RETURNING 1)
+        SELECT (SELECT count(*)::int FROM l) AS lists, (SELECT count(*)::int FROM ins) AS n`,
   );
-  return r[0].n;
+  if (r.lists === 0) throw notFound('List');
+  return r.n;
 }
 
 export async function removeListMember(db: Tx, listId: number, contactId: string) {

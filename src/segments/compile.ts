@@ -286,9 +286,13 @@ export function sampleIdsQuery(rule: Rule, ctx: CompileContext, limit = 20): SQL
   return sql`SELECT c.id FROM contacts c WHERE ${segmentWhere(rule, ctx)} ORDER BY c.id DESC LIMIT ${limit}::int`;
 }
 
-/** Freeze the segment's members into a contact list (static snapshot). */
+/**
+ * Freeze the segment's members into a contact list (static snapshot). list_members has no foreign keys
+ * (contacts/schema.ts): the contacts are locked FOR KEY SHARE here, the list is the caller's new row.
+ */
 export function snapshotInsert(rule: Rule, ctx: CompileContext, listId: number): SQL {
-  return sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}::bigint, c.id FROM contacts c WHERE ${segmentWhere(rule, ctx, 'snapshot')} ON CONFLICT DO NOTHING`;
+  return sql`INSERT INTO list_members (list_id, contact_id) SELECT ${listId}::bigint, c.id FROM contacts c WHERE ${segmentWhere(rule, ctx, 'snapshot')}
+    FOR KEY SHARE OF c ON CONFLICT DO NOTHING`;
 }
 
 export type SendAt =
