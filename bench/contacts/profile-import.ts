@@ -1,6 +1,6 @@
 // Development aid: CPU per imported row, split between this process and the
 // PostgreSQL backend that runs the import's transactions (read from /proc).
-//   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline]
+//   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline] [--segments]
 //   ROTATE_CONFIGS='[{"concurrency":2,"workers":0},{"concurrency":3}]' … --rotate: one rotation per configuration
 // --inline: no import worker thread (MAILWARDEN_IMPORT_WORKERS=0 does the same).
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
@@ -89,10 +89,40 @@ const sample = () => {
   for (const [t, ms] of threadTicks()) th1.set(t, ms);
 };
 const sampler = setInterval(sample, 100);
+// --segments: per 100,000 rows, the rate, the backend's CPU, and what the server read, wrote and checkpointed meanwhile
+// (pg_statio / pg_stat_bgwriter, through the admin connection): to see where a long import slows down.
+const serverCounters = async () =>
+  (
+    await admin.query(
+      `SELECT (SELECT sum(heap_blks_read + coalesce(idx_blks_read, 0))::bigint FROM pg_statio_all_tables) AS blks_read,
+        buffers_backend, buffers_checkpoint, checkpoints_timed + checkpoints_req AS checkpoints FROM pg_stat_bgwriter`,
+    )
+  ).rows[0] as Record<string, string>;
+let segment = { rows: 0, at: performance.now(), pg: p0, node: process.cpuUsage(), server: await serverCounters() };
+const segmentRows = 100_000;
+let segmentBusy = false;
+const onProgress = process.argv.includes('--segments')
+  ? (p: { rowsDone: number }) => {
+      if (segmentBusy || p.rowsDone - segment.rows < segmentRows) return;
+      segmentBusy = true;
+      const now = { rows: p.rowsDone, at: performance.now(), pg: ticks(pid), node: process.cpuUsage() };
+      void serverCounters().then((server) => {
+        const rowsIn = now.rows - segment.rows;
+        const nodeCpu = process.cpuUsage(segment.node);
+        const d = (k: string) => Number(server[k]) - Number(segment.server[k]);
+        console.log(
+          `  ${now.rows} rows: ${Math.round(rowsIn / ((now.at - segment.at) / 1000))} rows/s, node ${((nodeCpu.user + nodeCpu.system) / rowsIn).toFixed(1)} µs, backend ${(((now.pg - segment.pg) * 1000) / rowsIn).toFixed(1)} µs per row; blocks read ${d('blks_read')}, written by backends ${d('buffers_backend')}, by checkpoints ${d('buffers_checkpoint')}, checkpoints ${d('checkpoints')}; load ${loadavg()[0].toFixed(1)}`,
+        );
+        segment = { ...now, node: process.cpuUsage(), server };
+        segmentBusy = false;
+      });
+    }
+  : undefined;
 const t0 = performance.now();
 await runImport(db.db, vault, systemActor('bench'), imp.id, createReadStream(file), {
   batchSize: 2000,
   worker: process.argv.includes('--inline') ? false : undefined,
+  onProgress,
 });
 const secs = (performance.now() - t0) / 1000;
 clearInterval(sampler);
