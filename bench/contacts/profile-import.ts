@@ -91,9 +91,12 @@ const sample = () => {
 const sampler = setInterval(sample, 100);
 // --segments: per 100,000 rows, the rate, the backend's CPU, and what the server read, wrote and checkpointed meanwhile
 // (pg_statio / pg_stat_bgwriter, through the admin connection): to see where a long import slows down.
+// pg_statio is per database: a connection of its own to the profiled one.
+const stats = new pg.Client({ connectionString: u.toString() });
+await stats.connect();
 const serverCounters = async () =>
   (
-    await admin.query(
+    await stats.query(
       `SELECT (SELECT sum(heap_blks_read + coalesce(idx_blks_read, 0))::bigint FROM pg_statio_all_tables) AS blks_read,
         buffers_backend, buffers_checkpoint, checkpoints_timed + checkpoints_req AS checkpoints FROM pg_stat_bgwriter`,
     )
@@ -171,4 +174,5 @@ if (process.argv.includes('--rotate')) {
   }
 }
 await db.close();
+await stats.end();
 await admin.end();
