@@ -41,7 +41,7 @@ if (stage === 'parse') {
 } else if (stage === 'validate') {
   for await (const batch of importRows(createReadStream(file), options)) rows += batch.good.length + batch.bad.length;
 } else {
-  const prepare = { skip: 0, copy: true, rows: false, importId: '0190a5b2-0000-7000-8000-000000000000' };
+  const prepare = { skip: 0, copy: true, rows: false, importId: '0190a5b2-0000-7000-8000-000000000000', importRun: 1 };
   for await (const batch of preparedBatches(createReadStream(file), kr, init, options, prepare)) rows += batch.count;
 }
 const secs = (performance.now() - t0) / 1000;

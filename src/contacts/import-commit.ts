@@ -60,7 +60,7 @@ export async function commitBatch(
   opts: ImportOptions,
   listId: number | null,
   p: PreparedBatch,
-  run: { importId: string; since: string; seen: SeenEmails },
+  run: { importId: string; run: number; seen: SeenEmails },
 ): Promise<Omit<ImportProgress, 'rowsDone' | 'stats'>> {
   const defs = init.defs;
   const c = { inserted: 0, updated: 0, skipped: 0, failed: p.bad.length, suppressed: 0 };
@@ -159,7 +159,7 @@ export async function commitBatch(
     // Apply the later row over what the earlier one produced.
     const ins = insertById.get(target);
     const prev: EncodedContact = ins
-      ? (ins.replacement ?? { ...valuesAt(ins.i), suppressed: ins.suppressed, importId: imp.id })
+      ? (ins.replacement ?? { ...valuesAt(ins.i), suppressed: ins.suppressed, importId: imp.id, importRun: run.run })
       : updates.get(target)!;
     const cur: ContactFields = decodeContact(kr, {
       ...prev,
@@ -170,6 +170,7 @@ export async function commitBatch(
       ...encodeContact(kr, target, mergeFields(cur, rowAt(i), opts), defs),
       suppressed: prev.suppressed,
       importId: prev.importId,
+      importRun: prev.importRun,
     };
     if (ins) ins.replacement = next;
     else updates.set(target, next);
@@ -182,9 +183,11 @@ export async function commitBatch(
   else
     await insertContactRows(
       tx,
-      inserts.map((x) => x.replacement ?? { ...valuesAt(x.i), suppressed: x.suppressed, importId: imp.id }),
+      inserts.map(
+        (x) => x.replacement ?? { ...valuesAt(x.i), suppressed: x.suppressed, importId: imp.id, importRun: run.run },
+      ),
     );
-  // Added before the commit: if it fails the import stops, and a resumed run starts a new filter (and `since`).
+  // Added before the commit: if it fails the import stops, and a resumed run starts a new filter (and run number).
   for (const [email] of firstByEmail) if (!existing.has(email)) run.seen.add(email);
   await updateContactRows(tx, [...updates.values()]);
   if (listId !== null) {

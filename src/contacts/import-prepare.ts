@@ -30,6 +30,8 @@ export interface PrepareOptions {
   rows: boolean;
   /** contacts.import_id of the new contacts. */
   importId: string;
+  /** contacts.import_run of the new contacts: this run's number. */
+  importRun: number;
 }
 
 export interface PreparedBatch {
@@ -79,7 +81,7 @@ class BatchBuilder {
   ) {
     this.rows = o.rows ? [] : null;
     this.values = o.copy ? null : [];
-    this.copy = o.copy ? new CopyTupleWriter(o.importId) : null;
+    this.copy = o.copy ? new CopyTupleWriter(o.importId, o.importRun) : null;
   }
 
   good(row: ValidRow): void {

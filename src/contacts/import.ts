@@ -143,9 +143,10 @@ export async function runImport(
     stats: newImportStats(),
   };
   const imp0Inserted = imp.inserted;
-  // This run's inserts (import-seen.ts); `since` tells them from rows a crashed earlier run of the import inserted.
-  const [{ since }] = await rows<{ since: string }>(db, sql`SELECT now()::text AS since`);
-  const run = { importId: imp.id, since, seen: seenEmails() };
+  // This run's inserts (import-seen.ts), marked with its own number (contacts.import_run): rows a crashed earlier
+  // run of the import inserted have another, so they are always checked.
+  const [{ n: runNumber }] = await rows<{ n: string }>(db, sql`SELECT nextval('contact_import_run_seq')::text AS n`);
+  const run = { importId: imp.id, run: Number(runNumber), seen: seenEmails() };
   let batches = 0;
   let inFlight: Promise<void> | null = null;
   const ahead: Promise<void>[] = [];
@@ -184,7 +185,13 @@ export async function runImport(
       defaultCountry: opts.defaultCountry ?? undefined,
     },
     // A resumed run skips the rows committed before; the worker sends rows only when merges may need them.
-    { skip: imp.rowsDone, copy: insertsByCopy(db), rows: opts.onDuplicate === 'update', importId: imp.id },
+    {
+      skip: imp.rowsDone,
+      copy: insertsByCopy(db),
+      rows: opts.onDuplicate === 'update',
+      importId: imp.id,
+      importRun: run.run,
+    },
     // PGlite runs on the main thread, and a worker would send it every row back: inline there unless asked.
     { worker: o.worker ?? (insertsByCopy(db) ? undefined : false), ahead: PREPARED_AHEAD },
   );

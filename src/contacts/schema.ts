@@ -148,19 +148,28 @@ export const contacts = pgTable(
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     /** Import that created the contact: its timeline shows the import without one activity row per contact. */
     importId: uuid('import_id'),
+    /**
+     * The import run (contact_import_run_seq) that inserted the row, as long as nobody has written the row since;
+     * 0 otherwise (every update sets it to 0). The last key of the email probe index: a running import's duplicate
+     * probe skips its own untouched rows inside the index (`import_run <> run` as two ranges) instead of reading
+     * each candidate's heap tuple to find out (import-store.ts emailProbeSql).
+     */
+    importRun: bigint('import_run', { mode: 'number' }).notNull().default(0),
     /** Address is on the suppression list (set when created/imported while suppressed). */
     suppressed: boolean('suppressed').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    // Exact lookups and the import's duplicate probe: blind-index pair, layout, then the email's length (emailBytes).
+    // Exact lookups and the import's duplicate probe: blind-index pair, layout, the email's length (emailBytes),
+    // then the import run that inserted the row (importRun).
     index('contacts_email_probe_idx').on(
       t.workspaceId,
       t.emailBidx,
       t.emailDomainBidx,
       t.bidxLayout,
       emailBytes(sql.raw('email_enc')),
+      t.importRun,
     ),
     // Emails in a format emailBytes cannot measure (-1; none today): the import's probe asks for them only when this
     // index is not empty.

@@ -358,7 +358,8 @@ export async function updateContact(
     const suppressed = current.suppressed || (await isSuppressed(tx, kr, fields.email)) !== null;
     const [updated] = await tx
       .update(contacts)
-      .set({ ...values, suppressed, updatedAt: new Date() })
+      // import_run 0: a running import's probe reads rows written since it inserted them (schema.ts importRun).
+      .set({ ...values, suppressed, importRun: 0, updatedAt: new Date() })
       .where(eq(contacts.id, id))
       .returning();
     const changed = (Object.keys(patch) as (keyof ContactInput)[]).filter((k) => patch[k] !== undefined);
