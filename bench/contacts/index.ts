@@ -287,6 +287,8 @@ all CPU figures grow with the load average, so compare rows taken at about the s
 | rotation, 200,000 rows, sealed profile, email re-indexed only on old layouts (2026-12-02, load ~2) | 33 µs | 46 µs |
 | import, 200,000 rows, phone patterns compiled once, HMAC from one-shot digests, larger worker young generation (2026-12-02 pm, load 1.5–2): worker / all threads | 39–43 / 60–67 µs | 40–41 µs |
 | the same without list membership (what it costs the backend) | 62–67 µs | 30–34 µs |
+| import, 200,000 rows, list membership without foreign keys (2026-12-02 evening, load 1–3): worker / all threads | 37–45 / 59–72 µs | 31–42 µs |
+| import, 1,000,000 rows, and the probe skipping the run's own rows inside the index (\`--segments\`, load ~3): all threads | 50 µs | 37 µs (was 46) |
 
 The import's worker thread (\`import-worker.ts\`) gets the file's bytes from the main thread as it asks for them and sends each
 batch back as a handful of transferable objects (the COPY bytes with the tuple boundaries, typed arrays of lines and blind-index
@@ -324,9 +326,19 @@ half of a lookup's CPU; a prepared statement built once and the server-side leng
 instead of ~20) took this process from ~550–750 to ~320–450 µs per lookup and the backend from ~400 to ~300 µs, and garbage
 collections from 28 to 8 per 2,000 lookups; p50 0.9–1.4 → 0.6–0.7 ms, p99 3.1–7.3 → 2.1–3.7 ms (three rounds each, alternating, in one process). The rest of the
 tail is the machine: a lookup that meets a scavenge or loses its core to another process waits a few milliseconds.
-Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the
-backend ~4 µs per row, list membership's two foreign keys ~6 µs, the key-version and owner indexes nothing measurable —
-the backend is not the bottleneck, so they stay.
+Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the backend ~4 µs per row, the key-version and
+owner indexes nothing measurable, so they stay. List membership's two foreign keys, measured again with \`EXPLAIN ANALYZE\` of
+the same 200,000 inserts, cost ~10 µs per row (2.1 s of trigger calls in 2.6 s; 0.6 s without them): \`list_members\` has none
+since migration 0020 — its writers lock the list and the contacts \`FOR KEY SHARE\` in their insert, and statement-level
+triggers delete the memberships of deleted contacts and lists (docs/contacts.md, \`lists.test.ts\`).
+A long import slowed down towards its end, on the server: \`profile-import.ts 1000000 --segments\` showed the backend's CPU per
+row growing from ~30 µs (first 300,000 rows) to 54–60 µs (last 100,000), with ~0.95 heap blocks read per row from outside the
+128 MB of shared buffers and up to 0.8 dirty buffers per row written back by the backend itself. The reads were the duplicate
+probe visiting candidates only to find that this run had inserted them (~1.4 per row over a gmail-heavy 1,000,000; the writes,
+the hint bits those visits set). The run's number is now the probe index's last key (\`contacts.import_run\`, reset to 0 by any
+later write), and for an address the run certainly did not insert the probe asks \`import_run < run\` and \`> run\` as two index
+ranges: blocks read per 100,000 rows ~95,000 → ~9,000, backend writes 40,000–80,000 → 11,000–16,000, backend CPU per row over the
+1,000,000 46 → 37 µs.
 A production-tuned server did not change the picture of the code before these fixes (\`BENCH_DATABASE_URL\` pointing at a
 private cluster with shared_buffers 4 GB, max_wal_size 8 GB, wal_compression on, autovacuum on: import 9,614 rows/s, rotation
 10,975 rows/s against 10,658 and 11,214 on the CI server).

@@ -3,34 +3,10 @@
 // field-key rotation re-encrypts batches on (rotation.ts).
 import { Worker } from 'node:worker_threads';
 import { type Keyring, keyringForWorker } from '../crypto/field-cipher.ts';
-import type { ValidRow } from './import-rows.ts';
 import { packJob, type ReencryptJob, type ReencryptResult } from './reencrypt.ts';
-import type { AttributeDef, ContactFields, encodeContact } from './service.ts';
+import type { EncodeInit } from './contact-encoding.ts';
 
-export interface EncodeInit {
-  defs: readonly AttributeDef[];
-  ownerUserId: number | null;
-  tags: string[];
-}
-
-export type EncodedValues = ReturnType<typeof encodeContact>;
-
-export function fieldsOf(row: ValidRow, init: EncodeInit): ContactFields {
-  return {
-    email: row.email,
-    firstName: row.firstName,
-    lastName: row.lastName,
-    phone: row.phone,
-    notes: row.notes,
-    attributes: row.attributes,
-    jobTitle: null,
-    country: row.country,
-    timeZone: row.timeZone,
-    companyId: null,
-    ownerUserId: init.ownerUserId,
-    tags: init.tags,
-  };
-}
+export { type EncodedValues, type EncodeInit, fieldsOf } from './contact-encoding.ts';
 
 export class EncodePool {
   #workers: Worker[] = [];

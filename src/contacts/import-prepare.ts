@@ -7,7 +7,9 @@
 // cost as much as it saved.
 import type { Readable } from 'node:stream';
 import type { Keyring } from '../crypto/field-cipher.ts';
-import { type EncodedValues, type EncodeInit, fieldsOf } from './encode-pool.ts';
+import { type EncodedValues, type EncodeInit, encodeContact, fieldsOf } from './contact-encoding.ts';
+import { type CopyTuples, CopyTupleWriter } from './copy-tuples.ts';
+import { uuidv7 } from './field-codec.ts';
 import {
   type BadRow,
   batchSizeOf,
@@ -17,9 +19,6 @@ import {
   type ValidRow,
   validatedRows,
 } from './import-rows.ts';
-import { type CopyTuples, CopyTupleWriter } from './import-store.ts';
-import { encodeContact } from './service.ts';
-import { uuidv7 } from './vault.ts';
 
 export interface PrepareOptions {
   /** Source rows committed by an earlier run of the import: parsed (to find the place) but not prepared. */

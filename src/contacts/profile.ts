@@ -15,7 +15,7 @@
 // either, and the next write of a row stores the profile form.
 import type { Keyring } from '../crypto/field-cipher.ts';
 import type { AttributeValue } from './masking.ts';
-import { decText, encText } from './vault.ts';
+import { decText, encText } from './field-codec.ts';
 
 export interface ContactProfile {
   firstName: string | null;

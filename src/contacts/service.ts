@@ -11,26 +11,23 @@ import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
 import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
-import { contactProfile, sealProfile } from './profile.ts';
+import { contactProfile } from './profile.ts';
 import { attributeDefinitions, contacts, emailBytes, type SuppressionReason, suppressions } from './schema.ts';
 import {
   BIDX_LAYOUT,
   decText,
-  domainBidx,
   domainLookup,
-  emailBidx,
   emailLookup,
   emailMatches,
-  encText,
   legacyEmailBidx,
   legacyEmailLookup,
   lockEmailBuckets,
-  phoneBidx,
   phoneLookup,
   suppressionHash,
   uuidv7,
   WORKSPACE_ID,
 } from './vault.ts';
+import { type ContactFields, encodeContact } from './contact-encoding.ts';
 import { addActivity } from './timeline.ts';
 import { type ContactInput, normaliseContactInput } from './validation.ts';
 
@@ -102,64 +99,7 @@ export function toPii(c: Contact): ContactPii {
   };
 }
 
-/** Normalised, validated contact fields (what gets encrypted). */
-export interface ContactFields {
-  email: string;
-  firstName: string | null;
-  lastName: string | null;
-  phone: string | null;
-  notes: string | null;
-  attributes: Record<string, AttributeValue>;
-  jobTitle: string | null;
-  country: string | null;
-  timeZone: string | null;
-  companyId: number | null;
-  ownerUserId: number | null;
-  tags: string[];
-}
-
-/** Encrypted column values of a contact row under the keyring's active key. */
-// An import encodes thousands of rows against one definitions array: build its key set once.
-const sensitiveKeySets = new WeakMap<readonly AttributeDef[], Set<string>>();
-
-export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: readonly AttributeDef[]) {
-  let sensitiveKeys = sensitiveKeySets.get(defs);
-  if (!sensitiveKeys)
-    sensitiveKeySets.set(defs, (sensitiveKeys = new Set(defs.filter((d) => d.sensitive).map((d) => d.key))));
-  const plain: Record<string, AttributeValue> = {};
-  const secret: Record<string, AttributeValue> = {};
-  for (const [k, v] of Object.entries(f.attributes)) (sensitiveKeys.has(k) ? secret : plain)[k] = v;
-  return {
-    id,
-    workspaceId: WORKSPACE_ID,
-    keyVersion: kr.activeVersion,
-    emailEnc: encText(kr, T, 'email', id, f.email)!,
-    emailBidx: emailBidx(kr, f.email),
-    emailDomainBidx: domainBidx(kr, emailDomain(f.email)),
-    bidxLayout: BIDX_LAYOUT,
-    profileEnc: sealProfile(kr, id, {
-      firstName: f.firstName,
-      lastName: f.lastName,
-      phone: f.phone,
-      notes: f.notes,
-      sensitive: secret,
-    }),
-    // Rows written before profile_enc have per-column values; every write clears them (profile.ts).
-    firstNameEnc: null,
-    lastNameEnc: null,
-    phoneEnc: null,
-    notesEnc: null,
-    sensitiveEnc: null,
-    phoneBidx: f.phone ? phoneBidx(kr, f.phone) : null,
-    attributes: plain,
-    jobTitle: f.jobTitle,
-    country: f.country,
-    timeZone: f.timeZone,
-    companyId: f.companyId,
-    ownerUserId: f.ownerUserId,
-    tags: f.tags,
-  };
-}
+export { type ContactFields, encodeContact };
 
 export async function listAttributeDefs(db: Tx): Promise<AttributeDef[]> {
   return db
