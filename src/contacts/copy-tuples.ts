@@ -1,6 +1,9 @@
-// Binary COPY tuples of new contacts, with no database in sight: the import's
-// worker thread lays rows out with these (import-prepare.ts) and import-store.ts
-// sends them.
+// Binary COPY tuples of new contacts, built where the rows are encrypted (the
+// import's worker thread, import-prepare.ts) with no database in sight, and sent
+// by import-store.ts as they are when every row of the batch is new. Same bytes
+// as BinaryCopyWriter (src/db/copy.ts) would write, but the tuple boundaries are
+// kept, so the committing thread can drop rows that turned out to be duplicates
+// and set the `suppressed` flag in place.
 import type { EncodedValues } from './contact-encoding.ts';
 import { BIDX_LAYOUT, WORKSPACE_ID } from './field-codec.ts';
 import type { EncodedContact } from './import-store.ts';
@@ -9,13 +12,6 @@ import type { EncodedContact } from './import-store.ts';
 export const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, email_domain_bidx, bidx_layout, profile_enc,
   phone_bidx, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, import_run, suppressed, import_id`;
 const CONTACT_COLUMN_COUNT = 19;
-
-// ---------------------------------------------------------------------------
-// Binary COPY tuples of new contacts, built where the rows are encrypted (the
-// import's worker thread) and sent to the database as they are when every row
-// of the batch is new. Same bytes as BinaryCopyWriter (src/db/copy.ts) would
-// write, but the tuple boundaries are kept, so the committing thread can drop
-// rows that turned out to be duplicates and set the `suppressed` flag in place.
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Signature, flags, header extension length. */
