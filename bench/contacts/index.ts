@@ -287,7 +287,7 @@ all CPU figures grow with the load average, so compare rows taken at about the s
 | rotation, 200,000 rows, sealed profile, email re-indexed only on old layouts (2026-12-02, load ~2) | 33 µs | 46 µs |
 | import, 200,000 rows, phone patterns compiled once, HMAC from one-shot digests, larger worker young generation (2026-12-02 pm, load 1.5–2): worker / all threads | 39–43 / 60–67 µs | 40–41 µs |
 | the same without list membership (what it costs the backend) | 62–67 µs | 30–34 µs |
-| import, 200,000 rows, list membership without foreign keys (2026-12-02 evening, load 1–3): worker / all threads | 37–45 / 59–72 µs | 31–42 µs |
+| import, 200,000 rows, list membership without foreign keys (2026-12-02, fourth session, load 1–3): worker / all threads | 37–45 / 59–72 µs | 31–42 µs |
 | import, 1,000,000 rows, and the probe skipping the run's own rows inside the index (\`--segments\`, load ~3): all threads | 50 µs | 37 µs (was 46) |
 
 The import's worker thread (\`import-worker.ts\`) gets the file's bytes from the main thread as it asks for them and sends each
@@ -347,17 +347,27 @@ cipher setup, final and tag in Node), and rotation made twelve calls per contact
 attributes are now one sealed value (docs/security.md §4) and the email index is recomputed only on rows still on an old layout:
 this process went from 75–84 to ~33 µs per row. The backends' share is now the larger: each UPDATE writes a new tuple and an entry
 in every index (the key version is indexed, and pages filled by COPY have no room, so no update is HOT).
-Import, why the goal is still not met: ~105 µs of CPU per row at 200,000 rows (this process ~62, the backend ~41), more at
-1,000,000 as the indexes outgrow the server's 128 MB of shared buffers; 20,000 rows/s needs ≤ ~95 µs with both cores fully
-used, and the commit path alone (main thread ~7 µs + backend ~40–50 µs per row, one connection) allows at most ~19,000. Taking
-list membership out of the import entirely — not an option, only a measurement — gave 17,700 rows/s at 200,000 rows against
-16,200. What remains per row is the two AES-GCM seals (~4 µs each in Node), two HMACs, CSV parsing, phone validation, and on the
-server a tuple and ten index entries (two GIN) per contact plus a list-member row with two foreign-key checks.
-Full runs of this code on 2026-12-02: import 16,544 and 15,738 rows/s (plaintext anchor 26,117 and 28,281), lookup p99 4.62 and
-5.22 ms, page p99 7.93 and 10.13 ms, rotation 20,414 and 18,904 rows/s — the machine's speed drifts by ±15 % within an hour,
-so the lookup tail and the rotation sit on either side of their goals from run to run. In both runs the import's first 100,000
-rows were the slowest (11,400–13,400 rows/s: the worker thread loads its modules for ~1.1 s and compiles its hot code), then
-16,000–18,000 rows/s.
+Last change (in the table's run, not in the earlier runs listed below): the worker thread loads only the codec (\`field-codec.ts\`, \`contact-encoding.ts\`, \`copy-tuples.ts\`; no
+drizzle, node-postgres, PGlite or zod): its module load went from 1.7 to 0.5 s of CPU, and the peak RSS of the runs from 398–502
+to 343–369 MB. A deeper read-ahead (six prepared batches instead of two) gained nothing (400,000 rows,
+three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five pairs and +2 % in the next: not taken.
+Import, where the goal stands: met when the machine is quick, not when it is slow. The encrypted/plaintext ratio is now
+0.67–0.69 in the last four full runs (0.56–0.64 in earlier ones), so the rate follows the machine: 21,122–21,307 rows/s in the runs whose
+plaintext anchor was 31,700–33,800, 16,700–18,000 in those at 24,300–26,400 (and 19,700–20,400 in \`profile-import.ts 1000000\`).
+Per row at 1,000,000: this process ~50 µs, the backend ~37 µs, ~87 µs of CPU with two cores giving 100 µs per row at 20,000
+rows/s — but the two stages do not fill both cores: the commit chain waits for the worker ~25 % of the time (measured at 200,000
+rows), and on a busy machine the worker loses its core. What remains per row is the two AES-GCM seals (~4–7 µs each in Node,
+most of it cipher setup), two HMACs, CSV parsing, phone validation, and on the server a tuple and ten index entries (two GIN)
+per contact plus a list-member row. Ideas not taken: a second preparing worker fed with record-aligned slices of the file
+(needs a CSV record splitter that agrees with csv-parse's relaxed quoting on malformed input), jsonb_path_ops for the attributes
+index (~2 µs per row, but segments' \`is set\` would lose the index).
+Full runs of this code on 2026-12-02 (fourth session): see the table (import 17,622 rows/s, anchor 26,386). Earlier runs this session,
+as the changes landed: list membership without foreign keys 15,784 rows/s (anchor 24,542; the run's last 200,000 rows at
+9,700–12,600 rows/s, the slowdown the probe change removed); + AEAD buffers 21,307 (anchor 33,842) and 16,719 (24,296); + the probe
+skipping the run's own rows 21,122 (31,684) and 18,006 (26,363). Lookup p99 3.95–5.79 ms, page p99 7.65–12.92 ms, rotation
+18,679–22,659 rows/s across those runs, peak RSS 398–502 MB.
+Full runs on 2026-12-02 (third session): import 16,544 and 15,738 rows/s (plaintext anchor 26,117 and 28,281), lookup p99 4.62 and
+5.22 ms, page p99 7.93 and 10.13 ms, rotation 20,414 and 18,904 rows/s.
 Earlier full runs on 2026-12-02 (before the changes above): import 14,803 and 12,225 rows/s (plaintext anchor 28,088 and 24,689),
 rotation 20,418 and 20,747 rows/s, lookup p99 3.84 and 4.53 ms, page p99 14.48 and 8.90 ms.`;
 
