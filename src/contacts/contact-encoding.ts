@@ -10,7 +10,7 @@ import { sealProfile } from './profile.ts';
 import type { AttributeDef } from './service.ts';
 
 /** contacts: the table every contact ciphertext's AAD names. */
-const T = 'contacts';
+export const T = 'contacts';
 
 /** Normalised, validated contact fields (what gets encrypted). */
 export interface ContactFields {

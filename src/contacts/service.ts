@@ -27,7 +27,7 @@ import {
   uuidv7,
   WORKSPACE_ID,
 } from './vault.ts';
-import { type ContactFields, encodeContact } from './contact-encoding.ts';
+import { type ContactFields, encodeContact, T } from './contact-encoding.ts';
 import { addActivity } from './timeline.ts';
 import { type ContactInput, normaliseContactInput } from './validation.ts';
 
@@ -40,27 +40,14 @@ export type ContactRow = typeof contacts.$inferSelect;
 export type AttributeDef = typeof attributeDefinitions.$inferSelect;
 
 /** A decrypted contact (server-side only; mask before sending it anywhere). */
-export interface Contact {
+export interface Contact extends ContactFields {
   id: string;
-  email: string;
-  firstName: string | null;
-  lastName: string | null;
-  phone: string | null;
-  notes: string | null;
-  attributes: Record<string, AttributeValue>;
-  jobTitle: string | null;
-  country: string | null;
-  timeZone: string | null;
-  companyId: number | null;
-  ownerUserId: number | null;
-  tags: string[];
   suppressed: boolean;
   keyVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export const T = 'contacts';
 
 export function decodeContact(kr: Keyring, r: ContactRow): Contact {
   const profile = contactProfile(kr, r.id, r);
@@ -99,7 +86,7 @@ export function toPii(c: Contact): ContactPii {
   };
 }
 
-export { type ContactFields, encodeContact };
+export { type ContactFields, encodeContact, T };
 
 export async function listAttributeDefs(db: Tx): Promise<AttributeDef[]> {
   return db
