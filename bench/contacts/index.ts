@@ -352,8 +352,8 @@ drizzle, node-postgres, PGlite or zod): its module load went from 1.7 to 0.5 s o
 to 343–369 MB. A deeper read-ahead (six prepared batches instead of two) gained nothing (400,000 rows,
 three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five pairs and +2 % in the next: not taken.
 Import, where the goal stands: met when the machine is quick, not when it is slow. The encrypted/plaintext ratio is now
-0.67–0.69 in the last four full runs (0.56–0.64 in earlier ones), so the rate follows the machine: 21,122–21,307 rows/s in the runs whose
-plaintext anchor was 31,700–33,800, 16,700–18,000 in those at 24,300–26,400 (and 19,700–20,400 in \`profile-import.ts 1000000\`).
+0.67–0.75 in the last five full runs (0.56–0.64 in earlier ones), so the rate follows the machine: 21,122–22,084 rows/s in the runs whose
+plaintext anchor was 29,300–33,800, 16,700–18,000 in those at 24,300–26,400 (and 19,700–20,400 in \`profile-import.ts 1000000\`).
 Per row at 1,000,000: this process ~50 µs, the backend ~37 µs, ~87 µs of CPU with two cores giving 100 µs per row at 20,000
 rows/s — but the two stages do not fill both cores: the commit chain waits for the worker ~25 % of the time (measured at 200,000
 rows), and on a busy machine the worker loses its core. What remains per row is the two AES-GCM seals (~4–7 µs each in Node,
@@ -361,7 +361,8 @@ most of it cipher setup), two HMACs, CSV parsing, phone validation, and on the s
 per contact plus a list-member row. Ideas not taken: a second preparing worker fed with record-aligned slices of the file
 (needs a CSV record splitter that agrees with csv-parse's relaxed quoting on malformed input), jsonb_path_ops for the attributes
 index (~2 µs per row, but segments' \`is set\` would lose the index).
-Full runs of this code on 2026-12-02 (fourth session): see the table (import 17,622 rows/s, anchor 26,386). Earlier runs this session,
+Full runs of this code on 2026-12-02 (fourth session): the table's (import 22,084 rows/s, anchor 29,299, every goal met) and one
+before it at 17,622 rows/s (anchor 26,386; lookup p99 4.78 ms, page p99 8.05 ms, rotation 22,188, peak RSS 343 MB). Earlier runs this session,
 as the changes landed: list membership without foreign keys 15,784 rows/s (anchor 24,542; the run's last 200,000 rows at
 9,700–12,600 rows/s, the slowdown the probe change removed); + AEAD buffers 21,307 (anchor 33,842) and 16,719 (24,296); + the probe
 skipping the run's own rows 21,122 (31,684) and 18,006 (26,363). Lookup p99 3.95–5.79 ms, page p99 7.65–12.92 ms, rotation
