@@ -94,7 +94,7 @@ export async function deleteList(db: Tx, id: number) {
  * list_members has no foreign keys (schema.ts says why), so its writers lock the parents. False if it is gone.
  */
 export async function lockList(tx: Tx, listId: number): Promise<boolean> {
-  const r = await rows(tx, sql`SELECT 1 FROM contact_lists WHERE id = ${listId} FOR KEY SHARE`);
+  const r = await rows(tx, sql`SELECT 1 FROM contact_lists WHERE workspace_id = ${WORKSPACE_ID} AND id = ${listId} FOR KEY SHARE`);
   return r.length > 0;
 }
 
