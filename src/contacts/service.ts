@@ -12,7 +12,14 @@ import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
 import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
 import { contactProfile } from './profile.ts';
-import { attributeDefinitions, contacts, emailBytes, type SuppressionReason, suppressions } from './schema.ts';
+import {
+  attributeDefinitions,
+  contacts,
+  emailBytes,
+  type SuppressionReason,
+  suppressions,
+  tagsIndexed,
+} from './schema.ts';
 import {
   BIDX_LAYOUT,
   decText,
@@ -333,7 +340,7 @@ export function filterWhere(
     phone = p.value;
     conds.push(inArray(contacts.phoneBidx, phoneLookup(kr, phone)));
   }
-  if (f.tag) conds.push(sql`${contacts.tags} @> ARRAY[${f.tag}]::text[]`);
+  if (f.tag) conds.push(sql`${contacts.tags} @> ARRAY[${f.tag}]::text[]`, tagsIndexed(contacts.tags));
   if (f.ownerUserId) conds.push(eq(contacts.ownerUserId, f.ownerUserId));
   if (f.companyId) conds.push(eq(contacts.companyId, f.companyId));
   if (f.listId)

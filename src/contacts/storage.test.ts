@@ -4,16 +4,19 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { TestDatabase } from '../../test/support/db.ts';
 import { createVaultTestDatabase } from '../../test/support/vault.ts';
 import { systemActor } from '../audit/service.ts';
 import { DecryptionError } from '../crypto/aead.ts';
+import type { Keyring } from '../crypto/field-cipher.ts';
 import { contacts } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
 import { emailProbeSql, type ProbeKeys } from './import-store.ts';
-import { createAttributeDef, createContact, decodeContact, findByEmail, getContactRow, updateContact } from './service.ts';
-import { BIDX_LAYOUT, domainLookup, emailLookup, encText, type Vault } from './vault.ts';
+import { segmentWhere } from '../segments/compile.ts';
+import type { Rule } from '../segments/rules.ts';
+import { createAttributeDef, createContact, decodeContact, filterWhere, findByEmail, getContactRow, updateContact } from './service.ts';
+import { BIDX_LAYOUT, domainLookup, emailLookup, encText, type Vault, WORKSPACE_ID } from './vault.ts';
 
 let database: TestDatabase;
 let vault: Vault;
@@ -76,6 +79,20 @@ describe('the contact profile', () => {
   });
 });
 
+/** EXPLAIN of a query, after SET LOCAL statements, in a transaction that is rolled back. */
+const planOf = (query: SQL, ...settings: SQL[]) =>
+  database.db
+    .transaction(async (tx) => {
+      for (const s of settings) await tx.execute(s);
+      const r = await tx.execute(sql`EXPLAIN ${query}`);
+      const text = (r as unknown as { rows: Record<string, string>[] }).rows.map((row) => Object.values(row)[0]).join('\n');
+      throw Object.assign(new Error('rollback'), { text });
+    })
+    .catch((e: Error & { text?: string }) => {
+      if (e.text === undefined) throw e;
+      return e.text;
+    });
+
 describe('the email probe index', () => {
   // The email's length is a key of the probe index (schema.ts emailBytes); a ciphertext whose length that
   // expression cannot read (another format) must still be a candidate, so it fails loudly rather than being
@@ -108,31 +125,74 @@ describe('the email probe index', () => {
       k.n.push(Buffer.byteLength(email));
       k.x.push(false);
     }
-    const explain = (dropDomainIndex: boolean, keys = k, ownRun?: { run: number }) =>
-      database.db
-        .transaction(async (tx) => {
-          // What stale statistics did during a large import: any join but a nested loop looked cheaper.
-          await tx.execute(sql`SET LOCAL enable_nestloop = off`);
-          // On a small table the domain index costs the same; without it the probe index must carry the length.
-          if (dropDomainIndex) await tx.execute(sql`DROP INDEX contacts_domain_bidx_idx`);
-          const r = await tx.execute(sql`EXPLAIN ${emailProbeSql(keys, ownRun)}`);
-          const text = (r as unknown as { rows: Record<string, string>[] }).rows.map((row) => Object.values(row)[0]).join('\n');
-          throw Object.assign(new Error('rollback'), { text });
-        })
-        .catch((e: Error & { text?: string }) => {
-          if (e.text === undefined) throw e;
-          return e.text;
-        });
-    const plan = await explain(false);
-    assert.doesNotMatch(plan, /Merge Join|Hash Join|Seq Scan on contacts/, plan);
-    assert.match(plan, /Index Scan using contacts_\w+ on contacts c[^\n]*\n\s+Index Cond: [^\n]*= k\.d/, 'one probe per key');
-    const probe = await explain(true);
-    assert.match(probe, /Index Scan using contacts_email_probe_idx/, probe);
+    // What stale statistics did during a large import: any join but a nested loop looked cheaper.
+    const explain = (keys = k, ownRun?: { run: number }) =>
+      planOf(emailProbeSql(keys, ownRun), sql`SET LOCAL enable_nestloop = off`);
+    const probe = await explain();
+    assert.doesNotMatch(probe, /Merge Join|Hash Join|Seq Scan on contacts/, probe);
+    assert.match(probe, /Index Scan using contacts_email_probe_idx on contacts c[^\n]*\n\s+Index Cond: [^\n]*= k\.d/, 'one probe per key');
     assert.match(probe, /Index Cond: [^\n]*CASE WHEN \(octet_length\(/, 'the email length is an index key, not a filter');
     // Addresses a run has certainly not inserted: its own rows are skipped inside the index, never read to be dropped.
-    const own = await explain(true, { ...k, x: k.x.map(() => true) }, { run: 7 });
+    const own = await explain({ ...k, x: k.x.map(() => true) }, { run: 7 });
     assert.match(own, /Index Cond: [^\n]*\(import_run < 7\)/, own);
     assert.match(own, /Index Cond: [^\n]*\(import_run > 7\)/, own);
     assert.doesNotMatch(own, /Filter: [^\n]*import_run/, own);
+  });
+});
+
+// Every index costs each imported contact an insertion (migration 0022): the sparse ones hold only rows where the
+// column is set, and domain lookups share the probe index. A query that stops stating what the partial index
+// requires falls back to reading the whole table — same answers, so only its plan shows it.
+describe('indexes that queries on contacts use', () => {
+  const noSeqScan = sql`SET LOCAL enable_seqscan = off`;
+  // On a table this small the probe index's workspace_id prefix wins over any other; without it (dropped inside
+  // the rolled-back transaction) the partial index is the only one left, usable only if the query proves its predicate.
+  const withoutProbe = sql`DROP INDEX contacts_email_probe_idx`;
+  // A segment's members (as a snapshot selects them: no consent join to pick the plan's shape).
+  const members = (rule: Rule, kr: Keyring) =>
+    sql`SELECT c.id FROM contacts c WHERE ${segmentWhere(rule, { workspaceId: WORKSPACE_ID, attributes: [], domainLookup: (d) => domainLookup(kr, d) }, 'snapshot')}`;
+
+  test('tag filters (contact list and segments) use the tags index, which leaves out contacts without tags', async () => {
+    const kr = await vault.keyring();
+    const { where } = filterWhere(kr, { tag: 'vip' }, []);
+    assert.match(await planOf(sql`SELECT id FROM contacts WHERE ${where}`, noSeqScan, withoutProbe), /contacts_tags_idx/);
+    for (const op of ['has_any', 'has_all'] as const) {
+      const q = members({ kind: 'tag', op, tags: ['vip', 'lead'] }, kr);
+      assert.match(await planOf(q, noSeqScan, withoutProbe), /contacts_tags_idx/, op);
+    }
+  });
+
+  test('owner filters use the owner index; domain conditions use the probe index', async () => {
+    const kr = await vault.keyring();
+    const { where } = filterWhere(kr, { ownerUserId: 3 }, []);
+    assert.match(await planOf(sql`SELECT id FROM contacts WHERE ${where}`, noSeqScan, withoutProbe), /contacts_owner_idx/);
+    const owners = members({ kind: 'owner', op: 'is', userIds: [3, 4] }, kr);
+    assert.match(await planOf(owners, noSeqScan, withoutProbe), /contacts_owner_idx/);
+    const domain = members({ kind: 'email_domain', op: 'equals', domain: 'example.com' }, kr);
+    assert.match(await planOf(domain, noSeqScan), /contacts_email_probe_idx/);
+  });
+
+  test('the sparse indexes hold only contacts with a phone, an owner or tags', async () => {
+    const kr = await vault.keyring();
+    const actor = systemActor('test');
+    await createContact(database.db, kr, actor, { email: 'sparse.none@example.com' });
+    await createContact(database.db, kr, actor, { email: 'sparse.all@example.com', phone: '+44 20 7946 0002', tags: ['vip'] });
+    const [r] = await database.query<{ n: number; phone: number; tags: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE phone_bidx IS NOT NULL)::int AS phone,
+         count(*) FILTER (WHERE tags <> '{}')::int AS tags FROM contacts`,
+    );
+    assert.ok(r.n > r.phone && r.n > r.tags, 'some contacts have neither');
+    const predicates = await database.query<{ name: string; pred: string | null }>(
+      `SELECT c.relname AS name, pg_get_expr(i.indpred, i.indrelid) AS pred FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE c.relname IN ('contacts_phone_bidx_idx', 'contacts_owner_idx', 'contacts_tags_idx') ORDER BY 1`,
+    );
+    assert.deepEqual(
+      predicates.map((p) => [p.name, p.pred?.replace(/[()]/g, '')]),
+      [
+        ['contacts_owner_idx', 'owner_user_id IS NOT NULL'],
+        ['contacts_phone_bidx_idx', 'phone_bidx IS NOT NULL'],
+        ['contacts_tags_idx', "tags <> '{}'::text[]"],
+      ],
+    );
   });
 });

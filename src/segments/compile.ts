@@ -5,7 +5,7 @@
 // marketing use and no rule can remove them (they are ANDed outside the tree).
 import { type SQL, sql } from 'drizzle-orm';
 import { engagementTypeCodes } from '../campaigns/schema.ts';
-import type { ConsentState } from '../contacts/schema.ts';
+import { type ConsentState, tagsIndexed } from '../contacts/schema.ts';
 import { type ContactField, type LeafRule, normaliseDomain, type Operator, type Rule } from './rules.ts';
 
 export const MARKETING_PURPOSE = 'marketing_email';
@@ -220,8 +220,9 @@ export function ruleCondition(rule: Rule, ctx: CompileContext, path = 'rule'): S
       return sql`EXISTS (SELECT 1 FROM companies co WHERE co.id = c.company_id AND co.workspace_id = ${ctx.workspaceId}::int AND ${cond})`;
     }
     case 'tag':
-      if (rule.op === 'has_any') return sql`c.tags && ${textArray(rule.tags)}`;
-      if (rule.op === 'has_all') return sql`c.tags @> ${textArray(rule.tags)}`;
+      // Rules name at least one tag (rules.ts), so a match has tags: the index's predicate, stated for the planner.
+      if (rule.op === 'has_any') return sql`(c.tags && ${textArray(rule.tags)} AND ${tagsIndexed(sql`c.tags`)})`;
+      if (rule.op === 'has_all') return sql`(c.tags @> ${textArray(rule.tags)} AND ${tagsIndexed(sql`c.tags`)})`;
       return sql`NOT (c.tags && ${textArray(rule.tags)})`;
     case 'list': {
       const member = sql`EXISTS (SELECT 1 FROM list_members m WHERE m.list_id = ${rule.listId}::bigint AND m.contact_id = c.id)`;
