@@ -1,6 +1,6 @@
 // Development aid: CPU per imported row, split between this process and the
 // PostgreSQL backend that runs the import's transactions (read from /proc).
-//   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline] [--segments]
+//   node --import tsx bench/contacts/profile-import.ts [ROWS] [--rotate] [--inline] [--segments] [--batch N]
 //   ROTATE_CONFIGS='[{"concurrency":2,"workers":0},{"concurrency":3}]' … --rotate: one rotation per configuration
 // --inline: no import worker thread (MAILWARDEN_IMPORT_WORKERS=0 does the same).
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
@@ -123,7 +123,7 @@ const onProgress = process.argv.includes('--segments')
   : undefined;
 const t0 = performance.now();
 await runImport(db.db, vault, systemActor('bench'), imp.id, createReadStream(file), {
-  batchSize: 2000,
+  batchSize: process.argv.includes('--batch') ? Number(process.argv[process.argv.indexOf('--batch') + 1]) : 2000,
   worker: process.argv.includes('--inline') ? false : undefined,
   onProgress,
 });
