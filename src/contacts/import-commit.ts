@@ -84,21 +84,26 @@ export async function commitBatch(
   // never consistency). The run's final update (state 'completed') commits synchronously, flushing every batch.
   await tx.execute(sql`SET LOCAL synchronous_commit = off`);
   const emails = [...firstByEmail.keys()];
-  const [{ legacy, otherFormats, anySuppressed }] = await rows<{
+  // laterRuns: whether an import run numbered after this one has started. Read under the exclusive lock, so an
+  // import that inserted rows before it took its number before: if none has, no row carries a later run number
+  // and the probe leaves that branch out (import-store.ts emailProbeSql).
+  const [{ legacy, otherFormats, anySuppressed, laterRuns }] = await rows<{
     legacy: boolean;
     otherFormats: boolean;
     anySuppressed: boolean;
+    laterRuns: boolean;
   }>(
     tx,
     sql`SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1) AS legacy,
         EXISTS (SELECT 1 FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND ${emailBytes(contacts.emailEnc)} = -1) AS "otherFormats",
-        EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed"`,
+        EXISTS (SELECT 1 FROM suppressions WHERE workspace_id = ${WORKSPACE_ID}) AS "anySuppressed",
+        (SELECT last_value FROM contact_import_run_seq) > ${run.run}::bigint AS "laterRuns"`,
   );
   const written =
     laterDuplicates.length === 0
       ? { emailBidx: p.emailBidx, domainBidx: p.domainBidx }
       : { emailBidx: first.map((i) => p.emailBidx[i]), domainBidx: first.map((i) => p.domainBidx[i]) };
-  const existing = await existingByEmail(tx, kr, emails, { legacy, otherFormats }, written, run);
+  const existing = await existingByEmail(tx, kr, emails, { legacy, otherFormats }, written, { ...run, laterRuns });
   // The suppression hash (a full HMAC) is computed only when the list is not empty.
   const suppressedEmails = new Set<string>();
   if (anySuppressed) {

@@ -167,7 +167,7 @@ export async function existingByEmail(
   emails: string[],
   { legacy, otherFormats }: { legacy: boolean; otherFormats: boolean },
   written?: { emailBidx: ArrayLike<number>; domainBidx: ArrayLike<number> },
-  ownRun?: { run: number; seen: SeenEmails },
+  ownRun?: { run: number; seen: SeenEmails; laterRuns?: boolean },
 ): Promise<Map<string, { id: string; suppressed: boolean }>> {
   const e: number[] = [];
   const d: number[] = [];
@@ -237,20 +237,24 @@ export interface ProbeKeys {
  * inside the index: `import_run` is the index's last key, and `<> run` is asked as two ranges (a btree cannot
  * scan for `<>`), each branch switched on or off per key by a one-time filter on `k.x`. Reading those rows
  * instead, only to find they were this run's, cost a heap visit per candidate: at 1,000,000 gmail-heavy rows
- * ~1.4 per imported row on average, most of them reads from outside the server's buffers.
+ * ~1.4 per imported row on average, most of them reads from outside the server's buffers. The `> run` range is
+ * left out while no later run has started (`laterRuns: false`): one index descent per address less.
  */
-export function emailProbeSql(k: ProbeKeys, ownRun?: { run: number }): SQL {
+export function emailProbeSql(k: ProbeKeys, ownRun?: { run: number; laterRuns?: boolean }): SQL {
   const run = ownRun?.run ?? 0;
   if (!Number.isSafeInteger(run)) throw new TypeError('import run must be an integer');
   const probe = (extra: SQL) => sql`SELECT id, email_enc, suppressed FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID}
       AND c.email_bidx = k.e AND c.email_domain_bidx = k.d AND c.bidx_layout = k.l
       AND ${emailBytes(sql.raw('c.email_enc'))} = k.n AND ${extra}`;
+  // Rows of later runs exist only if a later run has started (import-commit.ts reads that under its lock).
+  const later =
+    ownRun?.laterRuns === false ? sql`` : sql`UNION ALL ${probe(sql`k.x AND c.import_run > ${sql.raw(String(run))}`)}`;
   return sql`SELECT c.id, c.email_enc, c.suppressed
     FROM (SELECT DISTINCT e, d, l, n, x FROM unnest(${pgPlainArray(k.e)}::int[], ${pgPlainArray(k.d)}::int[],
       ${pgPlainArray(k.l)}::int[], ${pgPlainArray(k.n)}::int[], ${pgPlainArray(k.x)}::bool[]) AS k(e, d, l, n, x)) k
     CROSS JOIN LATERAL (${probe(sql`NOT k.x`)}
       UNION ALL ${probe(sql`k.x AND c.import_run < ${sql.raw(String(run))}`)}
-      UNION ALL ${probe(sql`k.x AND c.import_run > ${sql.raw(String(run))}`)} OFFSET 0) c`;
+      ${later} OFFSET 0) c`;
 }
 
 /** Full rows by id (the duplicates an `update` import merges into). */

@@ -126,7 +126,7 @@ describe('the email probe index', () => {
       k.x.push(false);
     }
     // What stale statistics did during a large import: any join but a nested loop looked cheaper.
-    const explain = (keys = k, ownRun?: { run: number }) =>
+    const explain = (keys = k, ownRun?: { run: number; laterRuns?: boolean }) =>
       planOf(emailProbeSql(keys, ownRun), sql`SET LOCAL enable_nestloop = off`);
     const probe = await explain();
     assert.doesNotMatch(probe, /Merge Join|Hash Join|Seq Scan on contacts/, probe);
@@ -137,6 +137,10 @@ describe('the email probe index', () => {
     assert.match(own, /Index Cond: [^\n]*\(import_run < 7\)/, own);
     assert.match(own, /Index Cond: [^\n]*\(import_run > 7\)/, own);
     assert.doesNotMatch(own, /Filter: [^\n]*import_run/, own);
+    // No later run has started: the `> run` range is not asked at all.
+    const alone = await explain({ ...k, x: k.x.map(() => true) }, { run: 7, laterRuns: false });
+    assert.match(alone, /Index Cond: [^\n]*\(import_run < 7\)/, alone);
+    assert.doesNotMatch(alone, /import_run > 7/, alone);
   });
 });
 
