@@ -326,8 +326,10 @@ half of a lookup's CPU; a prepared statement built once and the server-side leng
 instead of ~20) took this process from ~550–750 to ~320–450 µs per lookup and the backend from ~400 to ~300 µs, and garbage
 collections from 28 to 8 per 2,000 lookups; p50 0.9–1.4 → 0.6–0.7 ms, p99 3.1–7.3 → 2.1–3.7 ms (three rounds each, alternating, in one process). The rest of the
 tail is the machine: a lookup that meets a scavenge or loses its core to another process waits a few milliseconds.
-Dropping indexes was measured too (100,000 rows): the two GIN indexes cost the backend ~4 µs per row, the key-version and
-owner indexes nothing measurable, so they stay. List membership's two foreign keys, measured again with \`EXPLAIN ANALYZE\` of
+Dropping indexes was measured too (100,000 rows, 2026-12-02 morning): the two GIN indexes then cost the backend ~4 µs per
+row, the key-version and owner indexes nothing measurable; measured again at 200,000 rows in the fifth session, one index
+at a time, each cost ~3–4 µs (key version 2.7, owner 3.8, tags 4.3, phone and domain 7 together, the attributes GIN 7.5):
+see the last change below. List membership's two foreign keys, measured again with \`EXPLAIN ANALYZE\` of
 the same 200,000 inserts, cost ~10 µs per row (2.1 s of trigger calls in 2.6 s; 0.6 s without them): \`list_members\` has none
 since migration 0020 — its writers lock the list and the contacts \`FOR KEY SHARE\` in their insert, and statement-level
 triggers delete the memberships of deleted contacts and lists (docs/contacts.md, \`lists.test.ts\`).
@@ -346,22 +348,39 @@ Rotation: node:crypto costs ~4–6 µs per AES-GCM call whatever its size (OpenS
 cipher setup, final and tag in Node), and rotation made twelve calls per contact. A contact's names, phone, notes and sensitive
 attributes are now one sealed value (docs/security.md §4) and the email index is recomputed only on rows still on an old layout:
 this process went from 75–84 to ~33 µs per row. The backends' share is now the larger: each UPDATE writes a new tuple and an entry
-in every index (the key version is indexed, and pages filled by COPY have no room, so no update is HOT).
-Last change (in the table's run, not in the earlier runs listed below): the worker thread loads only the codec (\`field-codec.ts\`, \`contact-encoding.ts\`, \`copy-tuples.ts\`; no
+in every index (pages filled by COPY have no room, so no update is HOT; since migration 0022 the key version is not indexed).
+Last change (fifth session, in the table's run): fewer index entries per contact (migration 0022). Dropping one index at a
+time at 200,000 rows put each at ~3–4 µs of the backend's CPU per row, and the import is bound by CPU, not by waiting: during
+a 400,000-row import the machine was 95 % busy (\`/proc/stat\`), so every µs on either side counts. The key-version index
+served no query (rotation selects \`key_version <> active\`, which a btree cannot, along the primary key): dropped. Phone, owner
+and tags are indexed only where set (\`tags <> '{}'\` is stated by tag queries so the planner can use the partial GIN; plan
+tests in \`storage.test.ts\`). The probe index now leads with the domain, so it also serves domain lookups and the domain-only
+index is gone. The probe leaves out its \`import_run > run\` range while no later run has started. Backend per row at 200,000:
+31.7–38.9 → 28.3–29.5 µs (three pairs, alternating); the steady rate from 100,000 to 200,000 rows reached 26,000 rows/s. The
+first 100,000 rows of an import stay the slowest (~15,000–17,000 rows/s): this process then spends ~70–80 µs per row instead
+of ~43, mostly on V8's helper threads compiling the worker's code (with \`--no-concurrent-recompilation\` the same work moves
+onto the worker and main threads) and on the worker's start. Tried and dropped in the same session, no gain measurable:
+allocation-free rewrites of row validation and of libphonenumber's option spread (1.4 KB of garbage per number that V8
+optimises away), batches of 5,000 rows instead of 2,000 (two pairs at 400,000). @noble/hashes and @noble/ciphers are slower
+than node:crypto here (SHA-256 3.7–4.0 against 1.4–2.1 µs for 100 bytes; AES-GCM 45–53 against 10 µs).
+Change before (fourth session): the worker thread loads only the codec (\`field-codec.ts\`, \`contact-encoding.ts\`, \`copy-tuples.ts\`; no
 drizzle, node-postgres, PGlite or zod): its module load went from 1.7 to 0.5 s of CPU, and the peak RSS of the runs from 398–502
 to 343–369 MB. A deeper read-ahead (six prepared batches instead of two) gained nothing (400,000 rows,
 three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five pairs and +2 % in the next: not taken.
-Import, where the goal stands: met when the machine is quick, not when it is slow. The encrypted/plaintext ratio is now
-0.67–0.75 in the last five full runs (0.56–0.64 in earlier ones), so the rate follows the machine: 21,122–22,084 rows/s in the runs whose
-plaintext anchor was 29,300–33,800, 16,700–18,000 in those at 24,300–26,400 (and 19,700–20,400 in \`profile-import.ts 1000000\`).
-Per row at 1,000,000: this process ~50 µs, the backend ~37 µs, ~87 µs of CPU with two cores giving 100 µs per row at 20,000
-rows/s — but the two stages do not fill both cores: the commit chain waits for the worker ~25 % of the time (measured at 200,000
-rows), and on a busy machine the worker loses its core. What remains per row is the two AES-GCM seals (~4–7 µs each in Node,
-most of it cipher setup), two HMACs, CSV parsing, phone validation, and on the server a tuple and ten index entries (two GIN)
-per contact plus a list-member row. Ideas not taken: a second preparing worker fed with record-aligned slices of the file
-(needs a CSV record splitter that agrees with csv-parse's relaxed quoting on malformed input), jsonb_path_ops for the attributes
-index (~2 µs per row, but segments' \`is set\` would lose the index).
-Full runs of this code on 2026-12-02 (fourth session): the table's (import 22,084 rows/s, anchor 29,299, every goal met) and one
+Import, where the goal stands: the rate follows the machine, whose speed moves by a third within the hour (the plaintext
+anchor 24,300–33,800 rows/s across this day's runs). The encrypted/plaintext ratio was 0.56–0.64 in the third session's runs,
+0.63–0.75 in the fourth's, and 0.67–0.79 with migration 0022: 20,150 rows/s at anchor 30,098 and 21,231 at 26,946 — an anchor at
+which the fourth session's code made 17,622. Per row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs, and the
+machine is ~95 % busy: more threads would not help, only less CPU per row. What remains per row is the two AES-GCM seals
+(7.7–10 µs each in a tight loop on this machine, most of it cipher setup in Node), four SHA-256 digests for two HMACs (1.4–2.1 µs
+each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, six index entries (one GIN) and a
+list-member row. Ideas not taken: sealing the email inside the profile (one AES-GCM call per contact instead of two, but a
+storage format change for every reader of \`email_enc\` and the probe index's length key), jsonb_path_ops for the attributes
+index (~2–3 µs per row, but segments' \`is set\` would lose the index), a second preparing worker (the machine has no idle CPU
+left for it).
+Full runs with migration 0022 on 2026-12-02 (fifth session): see the table; the first, before the probe's later-run change,
+20,150 rows/s (anchor 30,098, ratio 0.67; lookup p99 4.26 ms, page p99 8.40 ms, rotation 22,257 rows/s, peak RSS 435 MB).
+Full runs of the fourth session's code on 2026-12-02: the table's then (import 22,084 rows/s, anchor 29,299, every goal met) and one
 before it at 17,622 rows/s (anchor 26,386; lookup p99 4.78 ms, page p99 8.05 ms, rotation 22,188, peak RSS 343 MB). Earlier runs this session,
 as the changes landed: list membership without foreign keys 15,784 rows/s (anchor 24,542; the run's last 200,000 rows at
 9,700–12,600 rows/s, the slowdown the probe change removed); + AEAD buffers 21,307 (anchor 33,842) and 16,719 (24,296); + the probe
