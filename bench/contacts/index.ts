@@ -369,17 +369,24 @@ to 343–369 MB. A deeper read-ahead (six prepared batches instead of two) gaine
 three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five pairs and +2 % in the next: not taken.
 Import, where the goal stands: the rate follows the machine, whose speed moves by a third within the hour (the plaintext
 anchor 24,300–33,800 rows/s across this day's runs). The encrypted/plaintext ratio was 0.56–0.64 in the third session's runs,
-0.63–0.75 in the fourth's, and 0.67–0.79 with migration 0022: 20,150 rows/s at anchor 30,098 and 21,231 at 26,946 — an anchor at
-which the fourth session's code made 17,622. Per row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs, and the
+0.63–0.75 in the fourth's, and 0.67–0.85 with migration 0022: 20,150 rows/s at anchor 30,098, 21,231 at 26,946 and 20,981 at
+24,581 — anchors at which the fourth session's code made 16,700–18,000. Per row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs, and the
 machine is ~95 % busy: more threads would not help, only less CPU per row. What remains per row is the two AES-GCM seals
 (7.7–10 µs each in a tight loop on this machine, most of it cipher setup in Node), four SHA-256 digests for two HMACs (1.4–2.1 µs
-each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, six index entries (one GIN) and a
-list-member row. Ideas not taken: sealing the email inside the profile (one AES-GCM call per contact instead of two, but a
+each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, four index entries (one of them the
+attributes GIN, ten keys) and a list-member row. Ideas not taken: sealing the email inside the profile (one AES-GCM call per contact instead of two, but a
 storage format change for every reader of \`email_enc\` and the probe index's length key), jsonb_path_ops for the attributes
 index (~2–3 µs per row, but segments' \`is set\` would lose the index), a second preparing worker (the machine has no idle CPU
 left for it).
-Full runs with migration 0022 on 2026-12-02 (fifth session): see the table; the first, before the probe's later-run change,
-20,150 rows/s (anchor 30,098, ratio 0.67; lookup p99 4.26 ms, page p99 8.40 ms, rotation 22,257 rows/s, peak RSS 435 MB).
+Full runs with migration 0022 on 2026-12-02 (fifth session), import ≥ 20,000 rows/s in all three: the table's, on a slow phase
+of the machine (anchor 24,581, the lowest of the day; lookups p50 1.06 ms instead of ~0.65), where the import made 20,981
+rows/s (ratio 0.85) but the lookup p99 (6.12 ms) and the rotation (17,148 rows/s) missed their goals; one before it at 21,231
+rows/s (anchor 26,946, ratio 0.79) that met every goal on PostgreSQL (lookup p99 4.73 ms, page p99 6.62 ms, rotation 22,657
+rows/s, peak RSS 361 MB; PGlite's page p99 was 21.04 ms in that run, 12.73 and 16.02 in the other two); and the first, before
+the probe's later-run change, 20,150 rows/s (anchor 30,098, ratio 0.67; lookup p99 4.26 ms, page p99 8.40 ms, rotation 22,257
+rows/s, peak RSS 435 MB). The rotation at 200,000 rows in \`profile-import.ts --rotate\`: this process ~39 µs and the backends
+~42 µs per row (each row is locked, then rewritten with all its index entries: the email ciphertext is an input of the probe
+index's length key, so no rotation UPDATE can be HOT), the machine 83 % busy.
 Full runs of the fourth session's code on 2026-12-02: the table's then (import 22,084 rows/s, anchor 29,299, every goal met) and one
 before it at 17,622 rows/s (anchor 26,386; lookup p99 4.78 ms, page p99 8.05 ms, rotation 22,188, peak RSS 343 MB). Earlier runs this session,
 as the changes landed: list membership without foreign keys 15,784 rows/s (anchor 24,542; the run's last 200,000 rows at
