@@ -1,6 +1,7 @@
-// How a contact is stored: the sealed profile (profile.ts) next to the email, and
-// the email probe index that exact lookups and the import's duplicate probe use
-// (schema.ts emailBytes, import-store.ts emailProbeSql).
+// How a contact is stored: the sealed profile (profile.ts) next to the email, the
+// email probe index that exact lookups and the import's duplicate probe use
+// (schema.ts emailBytes, import-store.ts emailProbeSql), and the partial indexes
+// that tag, owner and domain queries must still reach (migration 0022).
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
