@@ -171,8 +171,8 @@ export const contacts = pgTable(
   (t) => [
     // Exact lookups and the import's duplicate probe: blind-index pair, layout, the email's length (emailBytes),
     // then the import run that inserted the row (importRun). The domain comes first so that the index also serves
-    // lookups by domain (segments' `email domain is`): every index costs each imported row an insertion (~3 µs of
-    // the server's CPU at 1,000,000 contacts, docs/contacts.md), and a domain-only index was one more.
+    // lookups by domain (segments' `email domain is`): every index costs each imported row an insertion (~3–4 µs of
+    // the server's CPU at 200,000 contacts, docs/contacts.md), and a domain-only index was one more.
     index('contacts_email_probe_idx').on(
       t.workspaceId,
       t.emailDomainBidx,

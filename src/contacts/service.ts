@@ -55,7 +55,6 @@ export interface Contact extends ContactFields {
   updatedAt: Date;
 }
 
-
 export function decodeContact(kr: Keyring, r: ContactRow): Contact {
   const profile = contactProfile(kr, r.id, r);
   return {

@@ -16,7 +16,6 @@ import { dataKeys } from './schema.ts';
 
 export * from './field-codec.ts';
 
-
 /** The keyring cannot be loaded: wrong or missing master key, tampered key rows. */
 export class VaultError extends Error {
   readonly code: string;
@@ -127,7 +126,6 @@ export class Vault {
     }
   }
 }
-
 
 // Email uniqueness locks (transaction-scoped advisory locks). A single write
 // takes the import lock in *shared* mode, then its bucket lock; an import batch

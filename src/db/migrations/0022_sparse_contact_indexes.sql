@@ -1,4 +1,4 @@
--- Fewer index insertions per imported contact (docs/contacts.md, "What an imported row costs the server"):
+-- Fewer index insertions per imported contact (docs/contacts.md, "Indexes of `contacts`"):
 -- the probe index leads with the domain and replaces the domain-only index; phone, owner and tags are indexed
 -- only where set; key_version had no index-served query (rotation selects `<>` along the primary key).
 DROP INDEX "contacts_domain_bidx_idx";--> statement-breakpoint
