@@ -158,7 +158,15 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
   console.log(`[${backend}] plaintext anchor import…`);
   const plainSecs = await plainImport(db, file);
   console.log(`[${backend}] plaintext anchor ${Math.round(n / plainSecs)} rows/s`);
-  if (backend === 'postgres') await db.query('VACUUM ANALYZE contacts');
+  // The anchor's table is the bench's own scaffolding: dropped, so that no autovacuum of it competes with the
+  // timed reads. The import's tables (contacts, list members) get the VACUUM ANALYZE autovacuum would run on
+  // its own after a bulk load, and a checkpoint flushes the load's dirty pages: the reads below then meet the
+  // steady state a production server is in, not the tail of the load.
+  await db.exec('DROP TABLE bench_plain_contacts');
+  if (backend === 'postgres') {
+    await db.exec('VACUUM ANALYZE'); // not in one string with CHECKPOINT: that would be one transaction block
+    await db.exec('CHECKPOINT');
+  }
   console.log(
     `[${backend}] import ${importSecs.toFixed(1)} s = ${Math.round(n / importSecs)} rows/s, peak RSS ${peakRssMb.toFixed(0)} MB`,
   );
@@ -166,15 +174,18 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
   const kr = await vault.keyring();
   const lookups: number[] = [];
   const gmailLookups: number[] = [];
-  for (let i = 0; i < 2000; i++) {
+  // The first WARMUP lookups (and pages) are not timed: they prepare the statements and compile the code paths.
+  const WARMUP = 100;
+  for (let i = -WARMUP; i < 2000; i++) {
     const k = Math.floor(Math.random() * n);
     const email = emailOf(k);
     const s = performance.now();
     const r = await listContacts(db.db, await vault.keyring(), { email });
     const ms = performance.now() - s;
+    if (r.items.length !== 1) throw new Error(`lookup of row ${k} found ${r.items.length}`);
+    if (i < 0) continue;
     lookups.push(ms);
     if (email.endsWith('@gmail.com')) gmailLookups.push(ms);
-    if (r.items.length !== 1) throw new Error(`lookup of row ${k} found ${r.items.length}`);
   }
   lookups.sort((a, b) => a - b);
   gmailLookups.sort((a, b) => a - b);
@@ -192,11 +203,11 @@ async function run(backend: 'postgres' | 'pglite', n: number): Promise<Result> {
   );
   const view = { userId: '999', role: 'marketer' as const, permissions: ['contacts:read'], attributes: [] };
   const pages: number[] = [];
-  for (let i = 0; i < 500; i++) {
+  for (let i = -WARMUP / 5; i < 500; i++) {
     const s = performance.now();
-    const page = await listContacts(db.db, kr, { limit: 50, before: ids[i % ids.length]?.id });
+    const page = await listContacts(db.db, kr, { limit: 50, before: ids[(i + ids.length) % ids.length]?.id });
     maskContacts(view, page.items.map(toPii));
-    pages.push(performance.now() - s);
+    if (i >= 0) pages.push(performance.now() - s);
   }
   pages.sort((a, b) => a - b);
   console.log(
