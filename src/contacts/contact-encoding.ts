@@ -2,11 +2,11 @@
 // fields). Kept apart from service.ts, which reads and writes the database, so
 // the import's worker thread loads only the codec (field-codec.ts) to encrypt.
 import type { Keyring } from '../crypto/field-cipher.ts';
-import { BIDX_LAYOUT, domainBidx, emailBidx, encText, phoneBidx, WORKSPACE_ID } from './field-codec.ts';
+import { BIDX_LAYOUT, domainBidx, emailBidx, phoneBidx, WORKSPACE_ID } from './field-codec.ts';
 import type { ValidRow } from './import-rows.ts';
 import type { AttributeValue } from './masking.ts';
 import { emailDomain } from './normalize.ts';
-import { sealProfile } from './profile.ts';
+import { emailLengthOf, sealContactRecord } from './profile.ts';
 import type { AttributeDef } from './service.ts';
 
 /** contacts: the table every contact ciphertext's AAD names. */
@@ -43,18 +43,21 @@ export function encodeContact(kr: Keyring, id: string, f: ContactFields, defs: r
     id,
     workspaceId: WORKSPACE_ID,
     keyVersion: kr.activeVersion,
-    emailEnc: encText(kr, T, 'email', id, f.email)!,
+    // The email is sealed in the record (profile.ts); email_enc is only for rows written before that.
+    emailEnc: null,
+    emailLength: emailLengthOf(f.email),
     emailBidx: emailBidx(kr, f.email),
     emailDomainBidx: domainBidx(kr, emailDomain(f.email)),
     bidxLayout: BIDX_LAYOUT,
-    profileEnc: sealProfile(kr, id, {
+    profileEnc: sealContactRecord(kr, id, {
+      email: f.email,
       firstName: f.firstName,
       lastName: f.lastName,
       phone: f.phone,
       notes: f.notes,
       sensitive: secret,
     }),
-    // Rows written before profile_enc have per-column values; every write clears them (profile.ts).
+    // Rows written before migration 0019 have per-column values; every write clears them (profile.ts).
     firstNameEnc: null,
     lastNameEnc: null,
     phoneEnc: null,

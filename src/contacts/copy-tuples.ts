@@ -8,8 +8,8 @@ import type { EncodedValues } from './contact-encoding.ts';
 import { BIDX_LAYOUT, WORKSPACE_ID } from './field-codec.ts';
 import type { EncodedContact } from './import-store.ts';
 
-// New rows never use the per-column PII of rows written before profile_enc (profile.ts): those stay NULL.
-export const contactColumns = `id, workspace_id, key_version, email_enc, email_bidx, email_domain_bidx, bidx_layout, profile_enc,
+// New rows seal their email in their record (profile.ts): email_enc and the per-column PII of older rows stay NULL.
+export const contactColumns = `id, workspace_id, key_version, email_length, email_bidx, email_domain_bidx, bidx_layout, profile_enc,
   phone_bidx, attributes, job_title, country, time_zone, company_id, owner_user_id, tags, import_run, suppressed, import_id`;
 const CONTACT_COLUMN_COUNT = 19;
 
@@ -52,6 +52,10 @@ class TupleWriter {
   }
   i32(v: number): void {
     this.pos = this.buf.writeInt32BE(v, this.pos);
+  }
+  int2(v: number): void {
+    this.i32(2);
+    this.pos = this.buf.writeInt16BE(v, this.pos);
   }
   int4(v: number | null): void {
     if (v == null) {
@@ -135,16 +139,15 @@ export class CopyTupleWriter {
     let chars = json.length + (v.jobTitle?.length ?? 0) + (v.country?.length ?? 0) + (v.timeZone?.length ?? 0);
     for (const t of v.tags) chars += t.length + 4;
     // Fixed part ≤ 18 length words + 2 uuids + ints + array header; variable part: ciphertexts, 3 bytes per text unit.
-    w.room(240 + 3 * chars + (v.emailEnc?.length ?? 0) + (v.profileEnc?.length ?? 0));
+    w.room(240 + 3 * chars + v.profileEnc.length);
     w.pos = w.buf.writeInt16BE(CONTACT_COLUMN_COUNT, w.pos);
     w.uuid(v.id);
     w.int4(WORKSPACE_ID);
     w.int4(v.keyVersion);
-    w.bytea(v.emailEnc);
+    w.int2(v.emailLength);
     w.int4(v.emailBidx);
     w.int4(v.emailDomainBidx);
-    w.i32(2);
-    w.pos = w.buf.writeInt16BE(BIDX_LAYOUT, w.pos);
+    w.int2(BIDX_LAYOUT);
     w.bytea(v.profileEnc);
     w.int4(v.phoneBidx);
     // jsonb's binary form: a version byte (1) and the JSON text.

@@ -8,11 +8,11 @@ import { rows, type Tx } from '../db/client.ts';
 import { copyFrom, pgClientOf } from '../db/copy.ts';
 import type { SeenEmails } from './import-seen.ts';
 import { asBuffer, contactColumns, type CopyTuples, copyTuples, pickCopyTuples } from './copy-tuples.ts';
-import { emailBytes } from './schema.ts';
-import { type ContactRow, type encodeContact, T } from './service.ts';
+import { contactEmail } from './profile.ts';
+import { emailLengthKey } from './schema.ts';
+import type { ContactRow, encodeContact } from './service.ts';
 import {
   BIDX_LAYOUT,
-  decText,
   domainLookup,
   EMAIL_BITS,
   emailLookup,
@@ -63,14 +63,14 @@ export async function insertContactRows(tx: Tx, values: EncodedContact[]): Promi
   // Rows without tags (every plain import) share one literal instead of one per row.
   const tags = values.map((v) => (v.tags.length ? pgTextArray(v.tags) : '{}'));
   await tx.execute(sql`INSERT INTO contacts (${sql.raw(contactColumns)})
-    SELECT id, ${WORKSPACE_ID}, kv, e, eb, db, ${BIDX_LAYOUT}, pr, pb, at, jt, co, tz, ci, ow, tg::text[], ir, su, im
-    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('emailBidx')}::int[],
+    SELECT id, ${WORKSPACE_ID}, kv, el, eb, db, ${BIDX_LAYOUT}, pr, pb, at, jt, co, tz, ci, ow, tg::text[], ir, su, im
+    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailLength')}::int2[], ${col('emailBidx')}::int[],
       ${col('emailDomainBidx')}::int[], ${col('profileEnc')}::bytea[], ${col('phoneBidx')}::int[],
       ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('jobTitle')}::text[], ${col('country')}::text[],
       ${col('timeZone')}::text[], ${col('companyId')}::bigint[], ${col('ownerUserId')}::bigint[],
       ${sql.param(tags)}::text[], ${sql.param(values.map((v) => v.importRun ?? 0))}::int8[], ${col('suppressed')}::boolean[],
       ${col('importId')}::uuid[])
-      AS u(id, kv, e, eb, db, pr, pb, at, jt, co, tz, ci, ow, tg, ir, su, im)`);
+      AS u(id, kv, el, eb, db, pr, pb, at, jt, co, tz, ci, ow, tg, ir, su, im)`);
 }
 
 const copyContacts = (client: NonNullable<ReturnType<typeof pgClientOf>>, body: Buffer) =>
@@ -96,15 +96,16 @@ export function insertsByCopy(db: Tx): boolean {
 export async function updateContactRows(tx: Tx, values: EncodedContact[]): Promise<void> {
   if (values.length === 0) return;
   const col = <K extends keyof EncodedContact>(k: K) => sql.param(values.map((v) => v[k] ?? null));
-  await tx.execute(sql`UPDATE contacts c SET key_version = u.kv, email_enc = u.e, email_bidx = u.eb, email_domain_bidx = u.db,
+  await tx.execute(sql`UPDATE contacts c SET key_version = u.kv, email_enc = NULL, email_length = u.el, email_bidx = u.eb,
+      email_domain_bidx = u.db,
       bidx_layout = ${BIDX_LAYOUT}, profile_enc = u.pr, first_name_enc = NULL, last_name_enc = NULL, phone_enc = NULL,
       notes_enc = NULL, sensitive_enc = NULL, phone_bidx = u.pb, attributes = u.at, country = u.co, time_zone = u.tz,
       owner_user_id = u.ow, tags = u.tg::text[], suppressed = u.su, import_run = 0, updated_at = now()
-    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailEnc')}::bytea[], ${col('emailBidx')}::int[],
+    FROM unnest(${col('id')}::uuid[], ${col('keyVersion')}::int[], ${col('emailLength')}::int2[], ${col('emailBidx')}::int[],
       ${col('emailDomainBidx')}::int[], ${col('profileEnc')}::bytea[], ${col('phoneBidx')}::int[],
       ${sql.param(values.map((v) => JSON.stringify(v.attributes)))}::jsonb[], ${col('country')}::text[], ${col('timeZone')}::text[],
       ${col('ownerUserId')}::bigint[], ${sql.param(values.map((v) => pgTextArray(v.tags)))}::text[], ${col('suppressed')}::boolean[])
-      AS u(id, kv, e, eb, db, pr, pb, at, co, tz, ow, tg, su)
+      AS u(id, kv, el, eb, db, pr, pb, at, co, tz, ow, tg, su)
     WHERE c.id = u.id`);
 }
 
@@ -115,7 +116,8 @@ export function rowFromDb(r: Record<string, unknown>): ContactRow {
     id: r.id as string,
     workspaceId: r.workspace_id as number,
     keyVersion: r.key_version as number,
-    emailEnc: buf(r.email_enc)!,
+    emailEnc: buf(r.email_enc),
+    emailLength: (r.email_length as number | null) ?? null,
     emailBidx: r.email_bidx as number,
     emailDomainBidx: r.email_domain_bidx as number,
     bidxLayout: r.bidx_layout as number,
@@ -153,10 +155,10 @@ export async function hasLegacyIndexRows(tx: Tx): Promise<boolean> {
 /**
  * Existing contacts whose email equals one of `emails` (normalised, distinct):
  * one statement for the whole batch, probing the (email, domain) blind-index
- * pair per address; only the email column of the candidates is fetched and
- * decrypted (false positives are dropped without decoding the rest).
+ * pair and the email's length per address; only the candidates' email and record are fetched, and each
+ * candidate's email decrypted (its own value in an older row, else its record; profile.ts contactEmail).
  * `legacy`: also probe layout-1 values (rows the re-index sweep has not reached). `otherFormats`: some email
- * ciphertext is in a format whose length schema.ts emailBytes does not know (-1): probe those rows too.
+ * ciphertext is in a format whose length schema.ts emailLengthKey does not know (-1): probe those rows too.
  * `written`: the active-key index values of each email (parallel to `emails`), when the caller already has them.
  * `ownRun`: an import run's own inserts (see import-seen.ts); for an address the run certainly did not insert,
  * candidates the run inserted (and nobody wrote since: contacts.import_run still the run's) are not fetched.
@@ -203,13 +205,13 @@ export async function existingByEmail(
   }
   const out = new Map<string, { id: string; suppressed: boolean }>();
   if (e.length === 0) return out;
-  const found = await rows<{ id: string; email_enc: Buffer | Uint8Array; suppressed: boolean }>(
+  const found = await rows<{ id: string; email_enc: Uint8Array | null; profile_enc: Uint8Array | null; suppressed: boolean }>(
     tx,
     emailProbeSql({ e, d, l, n, x }, ownRun),
   );
   const wanted = new Set(emails);
   for (const r of found) {
-    const email = decText(kr, T, 'email', r.id, r.email_enc)!;
+    const email = contactEmail(kr, r.id, { emailEnc: r.email_enc, profileEnc: r.profile_enc });
     if (wanted.has(email)) out.set(email, { id: r.id, suppressed: r.suppressed });
   }
   return out;
@@ -226,7 +228,7 @@ export interface ProbeKeys {
 
 /**
  * The duplicate probe's statement. LATERAL: one index probe per (email, domain, layout, length), never a
- * scan of the table. The length is a key of the index (schema.ts emailBytes): candidates of another length
+ * scan of the table. The length is a key of the index (schema.ts emailLengthKey): candidates of another length
  * are skipped without reading their rows. Plain equality: an `= ANY(ARRAY[k.n, -1])` on the outer row is not
  * used as an index key, hence one key per length. OFFSET 0 keeps the subquery a per-key index probe whatever
  * the statistics say: during a large import into a table not yet analysed, the planner took the table for
@@ -243,13 +245,13 @@ export interface ProbeKeys {
 export function emailProbeSql(k: ProbeKeys, ownRun?: { run: number; laterRuns?: boolean }): SQL {
   const run = ownRun?.run ?? 0;
   if (!Number.isSafeInteger(run)) throw new TypeError('import run must be an integer');
-  const probe = (extra: SQL) => sql`SELECT id, email_enc, suppressed FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID}
+  const probe = (extra: SQL) => sql`SELECT id, email_enc, profile_enc, suppressed FROM contacts c WHERE c.workspace_id = ${WORKSPACE_ID}
       AND c.email_bidx = k.e AND c.email_domain_bidx = k.d AND c.bidx_layout = k.l
-      AND ${emailBytes(sql.raw('c.email_enc'))} = k.n AND ${extra}`;
+      AND ${emailLengthKey(sql.raw('c.email_length'), sql.raw('c.email_enc'))} = k.n AND ${extra}`;
   // Rows of later runs exist only if a later run has started (import-commit.ts reads that under its lock).
   const later =
     ownRun?.laterRuns === false ? sql`` : sql`UNION ALL ${probe(sql`k.x AND c.import_run > ${sql.raw(String(run))}`)}`;
-  return sql`SELECT c.id, c.email_enc, c.suppressed
+  return sql`SELECT c.id, c.email_enc, c.profile_enc, c.suppressed
     FROM (SELECT DISTINCT e, d, l, n, x FROM unnest(${pgPlainArray(k.e)}::int[], ${pgPlainArray(k.d)}::int[],
       ${pgPlainArray(k.l)}::int[], ${pgPlainArray(k.n)}::int[], ${pgPlainArray(k.x)}::bool[]) AS k(e, d, l, n, x)) k
     CROSS JOIN LATERAL (${probe(sql`NOT k.x`)}

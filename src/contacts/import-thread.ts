@@ -90,7 +90,7 @@ export async function* preparedSource(
   }
 }
 
-const BUFFER_KEYS = ['emailEnc', 'profileEnc'] as const;
+const BUFFER_KEYS = ['profileEnc'] as const;
 
 /** Buffers arrive as plain Uint8Arrays after the structured clone (PGlite's values). */
 function reviveBuffers(v: EncodedValues): void {

@@ -1,10 +1,11 @@
 // The CPU part of a field-key rotation batch: re-encrypt every encrypted column
 // of the rows under the active key (contacts still on an old blind-index layout
-// also get their email index recomputed, since the email is decrypted anyway).
+// also get their email index recomputed, from the email decrypted on the way).
 // Pure: runs inline or in an encode worker thread (encode-pool.ts), with the
 // same result.
 import { decryptFieldText, encryptField, type Keyring, reencryptField } from '../crypto/field-cipher.ts';
 import { byteaArrayParam } from '../db/copy.ts';
+import { emailInRecord } from './profile.ts';
 import { BIDX_LAYOUT, emailBidx } from './vault.ts';
 
 export interface ReencryptJob {
@@ -73,14 +74,20 @@ export function reencryptColumns(kr: Keyring, job: ReencryptJob): ReencryptResul
   const isContacts = job.table === 'contacts';
   const emailIdx: (number | null)[] = isContacts ? new Array(job.ids.length).fill(null) : [];
   const oneIndexKey = kr.blindIndexKeys().length === 1;
+  // A contact's email index is recomputed where its layout (or a second index key) says so, from the email
+  // decrypted anyway: its own value (email_enc) in an older row, else the record's (profile.ts).
+  const reindex = (r: number) => isContacts && !(oneIndexKey && job.layouts?.[r] === BIDX_LAYOUT);
+  const values = job.values.map(unpack);
+  const ownEmails = values[job.columns.findIndex(([, name]) => name === 'email')];
   const columns = job.columns.map(([, name], c) => {
-    const out = unpack(job.values[c]).map((v, r) => {
+    const out = values[c].map((v, r) => {
       if (v == null) return null;
       const ctx = { table: job.table, column: name, rowId: job.ids[r] };
       const buf = asBuffer(v);
-      if (isContacts && name === 'email' && !(oneIndexKey && job.layouts?.[r] === BIDX_LAYOUT)) {
+      if (reindex(r) && (name === 'email' || (name === 'profile' && !ownEmails?.[r]))) {
         const plain = decryptFieldText(kr, ctx, buf);
-        emailIdx[r] = emailBidx(kr, plain);
+        const email = name === 'email' ? plain : emailInRecord(plain);
+        if (email !== null) emailIdx[r] = emailBidx(kr, email);
         return encryptField(kr, ctx, plain);
       }
       return reencryptField(kr, ctx, buf) ?? buf;

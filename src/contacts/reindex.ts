@@ -7,8 +7,8 @@
 // at the old layout. A field-key rotation re-indexes the rows it rewrites too.
 import { sql } from 'drizzle-orm';
 import { rows, type Tx } from '../db/client.ts';
-import { T } from './service.ts';
-import { BIDX_LAYOUT, decText, emailBidx, type Vault, WORKSPACE_ID } from './vault.ts';
+import { contactEmail } from './profile.ts';
+import { BIDX_LAYOUT, emailBidx, type Vault, WORKSPACE_ID } from './vault.ts';
 
 /** Contacts still carrying an older blind-index layout. */
 export async function legacyIndexCount(db: Tx): Promise<number> {
@@ -30,15 +30,15 @@ export async function reindexEmailIndex(
   let done = 0;
   for (;;) {
     const kr = await vault.keyring();
-    const found: { id: string; email_enc: Buffer | Uint8Array }[] = await rows(
+    const found: { id: string; email_enc: Uint8Array | null; profile_enc: Uint8Array | null }[] = await rows(
       db,
-      sql`SELECT id, email_enc FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1
+      sql`SELECT id, email_enc, profile_enc FROM contacts WHERE workspace_id = ${WORKSPACE_ID} AND bidx_layout = 1
           ${cursor === null ? sql`` : sql`AND id > ${cursor}`} ORDER BY id LIMIT ${limit}`,
     );
     if (found.length === 0) break;
     cursor = found[found.length - 1].id;
     const ids = found.map((r) => r.id);
-    const values = found.map((r) => emailBidx(kr, decText(kr, T, 'email', r.id, r.email_enc)!));
+    const values = found.map((r) => emailBidx(kr, contactEmail(kr, r.id, { emailEnc: r.email_enc, profileEnc: r.profile_enc })));
     await db.execute(sql`UPDATE contacts c SET email_bidx = u.eb, bidx_layout = ${BIDX_LAYOUT}
       FROM unnest(${sql.param(ids)}::uuid[], ${sql.param(values)}::int[]) AS u(id, eb)
       WHERE c.id = u.id AND c.bidx_layout = 1`);

@@ -8,6 +8,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -91,9 +92,9 @@ export const companies = pgTable(
 const n = (v: number) => sql.raw(String(v));
 
 /**
- * Plaintext length in bytes of an email ciphertext in the current field format (AES-GCM keeps lengths, so it
- * is the ciphertext length minus the fixed overhead), or -1 for any other format. The email blind-index
- * index carries it as its last key, so exact lookups and the import's duplicate probe skip candidates of
+ * Plaintext length in bytes of an `email_enc` ciphertext (rows written before migration 0023) in the current field
+ * format (AES-GCM keeps lengths, so it is the ciphertext length minus the fixed overhead), or -1 for any other
+ * format. The email probe index carries the email's length as a key (emailLengthKey: this, or `email_length`), so exact lookups and the import's duplicate probe skip candidates of
  * another length inside the index instead of reading their rows (at 1,000,000 contacts a gmail.com address
  * shares its index pair with ~19 others). Queries must use this same expression to match the index, and
  * ask for -1 as well, so a value in a future format is always a candidate. Nested CASE: PostgreSQL does
@@ -104,6 +105,15 @@ export function emailBytes(emailEnc: SQLWrapper): SQL {
   return sql`(CASE WHEN octet_length(${emailEnc}) < ${n(FIELD_OVERHEAD_BYTES)} THEN -1
     WHEN get_byte(${emailEnc}, 0) <> ${n(FIELD_FORMAT_V1)} OR get_byte(${emailEnc}, ${n(FIELD_HEADER_BYTES)}) <> ${n(AEAD_FORMAT_V1)} THEN -1
     ELSE octet_length(${emailEnc}) - ${n(FIELD_OVERHEAD_BYTES)} END)`;
+}
+
+/**
+ * The probe index's length key: the email's UTF-8 length, from `email_length` where the email is sealed in the
+ * contact's record (profile.ts), else read off the `email_enc` ciphertext (emailBytes; -1 for a format it cannot
+ * read). Queries must use this same expression to match the index.
+ */
+export function emailLengthKey(emailLength: SQLWrapper, emailEnc: SQLWrapper): SQL {
+  return sql`coalesce(${emailLength}, ${emailBytes(emailEnc)})`;
 }
 
 /**
@@ -122,7 +132,13 @@ export const contacts = pgTable(
     workspaceId: integer('workspace_id').notNull(),
     /** Field-key version of every *_enc column of the row (rotation sweeps on it). */
     keyVersion: integer('key_version').notNull(),
-    emailEnc: bytea('email_enc').notNull(),
+    /**
+     * The email as its own value: rows written before migration 0023 (profile.ts). NULL in rows whose email is
+     * sealed in their record (profile_enc), which have `email_length` instead.
+     */
+    emailEnc: bytea('email_enc'),
+    /** UTF-8 length of the email sealed in the record (not secret: the ciphertext's length shows it too). */
+    emailLength: smallint('email_length'),
     emailBidx: integer('email_bidx').notNull(),
     emailDomainBidx: integer('email_domain_bidx').notNull(),
     /**
@@ -138,8 +154,9 @@ export const contacts = pgTable(
     /** JSON object of the sensitive custom attributes, encrypted as one field. */
     sensitiveEnc: bytea('sensitive_enc'),
     /**
-     * Names, phone, notes and sensitive attributes sealed as one value (profile.ts). Rows written before
-     * migration 0019 have it NULL and use the four columns above, which every write now clears.
+     * The contact's record: email, names, phone, notes and sensitive attributes sealed as one value (profile.ts;
+     * from migration 0019 to 0022 without the email). Rows written before migration 0019 have it NULL and use the
+     * per-column values above, which every write now clears.
      */
     profileEnc: bytea('profile_enc'),
     /** Non-sensitive custom attributes, plaintext. */
@@ -169,7 +186,7 @@ export const contacts = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    // Exact lookups and the import's duplicate probe: blind-index pair, layout, the email's length (emailBytes),
+    // Exact lookups and the import's duplicate probe: blind-index pair, layout, the email's length (emailLengthKey),
     // then the import run that inserted the row (importRun). The domain comes first so that the index also serves
     // lookups by domain (segments' `email domain is`): every index costs each imported row an insertion (~3–4 µs of
     // the server's CPU at 200,000 contacts, docs/contacts.md), and a domain-only index was one more.
@@ -178,8 +195,13 @@ export const contacts = pgTable(
       t.emailDomainBidx,
       t.emailBidx,
       t.bidxLayout,
-      emailBytes(sql.raw('email_enc')),
+      emailLengthKey(sql.raw('email_length'), sql.raw('email_enc')),
       t.importRun,
+    ),
+    // Where the email is: its own value (email_enc) or the record's, whose length is then stored (profile.ts).
+    check(
+      'contacts_email_form_check',
+      sql`(email_enc IS NULL) <> (email_length IS NULL) AND (email_enc IS NOT NULL OR profile_enc IS NOT NULL)`,
     ),
     // Emails in a format emailBytes cannot measure (-1; none today): the import's probe asks for them only when this
     // index is not empty.

@@ -11,21 +11,19 @@ import type { Tx } from '../db/client.ts';
 import { conflict, fieldError, notFound } from '../http/problem.ts';
 import type { AttributeValue, ContactPii } from './masking.ts';
 import { emailDomain, normaliseEmail, normalisePhone } from './normalize.ts';
-import { contactProfile } from './profile.ts';
+import { contactEmailIs, emailLengthOf, openContactRecord } from './profile.ts';
 import {
   attributeDefinitions,
   contacts,
-  emailBytes,
+  emailLengthKey,
   type SuppressionReason,
   suppressions,
   tagsIndexed,
 } from './schema.ts';
 import {
   BIDX_LAYOUT,
-  decText,
   domainLookup,
   emailLookup,
-  emailMatches,
   legacyEmailBidx,
   legacyEmailLookup,
   lockEmailBuckets,
@@ -56,10 +54,10 @@ export interface Contact extends ContactFields {
 }
 
 export function decodeContact(kr: Keyring, r: ContactRow): Contact {
-  const profile = contactProfile(kr, r.id, r);
+  const profile = openContactRecord(kr, r.id, r);
   return {
     id: r.id,
-    email: decText(kr, T, 'email', r.id, r.emailEnc)!,
+    email: profile.email,
     firstName: profile.firstName,
     lastName: profile.lastName,
     phone: profile.phone,
@@ -135,8 +133,8 @@ export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
 // statement), so neither the query builder nor the server's parser and planner run per lookup — they were
 // half of a lookup's CPU. No ORDER BY/LIMIT: the candidates are few (≤ ~61 at 1M contacts, docs/security.md §5)
 // and a generic plan must not be tempted by a backward primary-key scan. The server also drops candidates
-// whose email has another length than the searched address's, inside the index (schema.ts emailBytes; any other
-// ciphertext format passes through to decryption), so a crowded bucket (a gmail.com address: ~19 candidates
+// whose email has another length than the searched address's, inside the index (schema.ts emailLengthKey; an email_enc
+// ciphertext in another format passes through to decryption), so a crowded bucket (a gmail.com address: ~19 candidates
 // at 1M) reads, ships and decodes a few rows instead of all of them.
 const buildEmailCandidatesStatement = (db: Tx) =>
   db
@@ -148,7 +146,7 @@ const buildEmailCandidatesStatement = (db: Tx) =>
         sql`${contacts.emailDomainBidx} = ANY(${sql.placeholder('domain')}::int[])`,
         sql`((${contacts.emailBidx} = ANY(${sql.placeholder('email')}::int[]) AND ${contacts.bidxLayout} = ${sql.raw(String(BIDX_LAYOUT))})
           OR (${contacts.emailBidx} = ANY(${sql.placeholder('legacy')}::int[]) AND ${contacts.bidxLayout} = 1))`,
-        sql`${emailBytes(contacts.emailEnc)} = ANY(ARRAY[${sql.placeholder('bytes')}::int, -1])`,
+        sql`${emailLengthKey(contacts.emailLength, contacts.emailEnc)} = ANY(ARRAY[${sql.placeholder('bytes')}::int, -1])`,
       ),
     )
     .prepare('contacts_by_email_bidx');
@@ -163,9 +161,9 @@ export async function findByEmail(db: Tx, kr: Keyring, normalisedEmail: string):
     domain: domainLookup(kr, emailDomain(normalisedEmail)),
     email,
     legacy: legacyEmailBidx(email),
-    bytes: Buffer.byteLength(normalisedEmail, 'utf8'),
+    bytes: emailLengthOf(normalisedEmail),
   });
-  return candidates.filter((c) => emailMatches(kr, T, c.id, c.emailEnc, normalisedEmail));
+  return candidates.filter((c) => contactEmailIs(kr, c.id, c, normalisedEmail));
 }
 
 export async function isSuppressed(
@@ -384,11 +382,10 @@ export async function listContacts(
     .limit(limit + 1);
   const more = found.length > limit;
   if (more) found.pop();
-  // Blind indexes give candidates: drop the email coincidences after decrypting the email only, and decode
-  // the rest once (the phone lives in the sealed profile, which decoding opens anyway) to drop phone ones.
-  let kept = found;
-  if (email) kept = kept.filter((r) => emailMatches(kr, T, r.id, r.emailEnc, email));
-  let items = kept.map((r) => decodeContact(kr, r));
+  // Blind indexes give candidates: decode each once (its record holds the email and the phone) and drop the
+  // coincidences.
+  let items = found.map((r) => decodeContact(kr, r));
+  if (email) items = items.filter((c) => c.email === email);
   if (phone) items = items.filter((c) => c.phone === phone);
   return { items, nextBefore: more ? found[found.length - 1].id : null };
 }

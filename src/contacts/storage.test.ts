@@ -1,23 +1,23 @@
-// How a contact is stored: the sealed profile (profile.ts) next to the email, the
-// email probe index that exact lookups and the import's duplicate probe use
-// (schema.ts emailBytes, import-store.ts emailProbeSql), and the partial indexes
+// How a contact is stored: the sealed record (profile.ts) and the older forms it
+// still reads, the email probe index that exact lookups and the import's
+// duplicate probe use (schema.ts emailLengthKey, import-store.ts emailProbeSql), and the partial indexes
 // that tag, owner and domain queries must still reach (migration 0022).
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { eq, type SQL, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { TestDatabase } from '../../test/support/db.ts';
+import { rewriteInOlderForm } from '../../test/support/contact-forms.ts';
 import { createVaultTestDatabase } from '../../test/support/vault.ts';
 import { systemActor } from '../audit/service.ts';
 import { DecryptionError } from '../crypto/aead.ts';
 import type { Keyring } from '../crypto/field-cipher.ts';
-import { contacts } from '../db/schema.ts';
 import { createImport, runImport } from './import.ts';
 import { emailProbeSql, type ProbeKeys } from './import-store.ts';
 import { segmentWhere } from '../segments/compile.ts';
 import type { Rule } from '../segments/rules.ts';
 import { createAttributeDef, createContact, decodeContact, filterWhere, findByEmail, getContactRow, updateContact } from './service.ts';
-import { BIDX_LAYOUT, domainLookup, emailLookup, encText, type Vault, WORKSPACE_ID } from './vault.ts';
+import { BIDX_LAYOUT, domainLookup, emailLookup, type Vault, WORKSPACE_ID } from './vault.ts';
 
 let database: TestDatabase;
 let vault: Vault;
@@ -29,14 +29,14 @@ after(async () => {
 });
 
 const csvOf = (emails: string[]) => `Email,First\n${emails.map((e, i) => `${e},N${i}`).join('\n')}\n`;
-const importCsv = async (name: string, csv: string) => {
-  const options = { mapping: { Email: 'email', First: 'firstName' }, onDuplicate: 'skip' as const };
+const importCsv = async (name: string, csv: string, onDuplicate: 'skip' | 'update' = 'skip') => {
+  const options = { mapping: { Email: 'email', First: 'firstName' }, onDuplicate };
   const imp = await createImport(database.db, { filename: `${name}.csv`, format: 'csv', options, createdBy: 'test' });
   return runImport(database.db, vault, systemActor('test'), imp.id, Readable.from([csv]), { batchSize: 40 });
 };
 
 describe('the contact profile', () => {
-  test('the profile (names, phone, notes, sensitive attributes) is one sealed value bound to its row', async () => {
+  test('the record (email, names, phone, notes, sensitive attributes) is one sealed value bound to its row', async () => {
     const kr = await vault.keyring();
     const actor = systemActor('test');
     const a = await createContact(database.db, kr, actor, { email: 'profile.a@example.com', firstName: 'Ann', phone: '+44 20 7946 0001', notes: 'met at expo' });
@@ -58,26 +58,59 @@ describe('the contact profile', () => {
     assert.doesNotMatch(stored.raw, /Ann|expo|7946/);
   });
 
-  test('a row written before profile_enc (one value per column) reads the same and is converted by its next write', async () => {
+  test('the record holds the email: email_enc stays empty and only the length of the email is in the clear', async () => {
     const kr = await vault.keyring();
-    const actor = systemActor('test');
-    await createAttributeDef(database.db, { key: 'vip_code', label: 'VIP code', type: 'text', sensitive: true });
-    const c = await createContact(database.db, kr, actor, { email: 'legacy.profile@example.com' });
-    const col = (column: string, v: string) => encText(kr, 'contacts', column, c.id, v);
-    await database.db
-      .update(contacts)
-      .set({ profileEnc: null, firstNameEnc: col('first_name', 'Lena'), lastNameEnc: col('last_name', 'Old'), phoneEnc: col('phone', '+4930901820'), notesEnc: col('notes', 'kept'), sensitiveEnc: col('sensitive', '{"vip_code":"A1"}') })
-      .where(eq(contacts.id, c.id));
-    const legacy = decodeContact(kr, (await getContactRow(database.db, c.id))!);
-    assert.deepEqual([legacy.firstName, legacy.lastName, legacy.phone, legacy.notes, legacy.attributes.vip_code], ['Lena', 'Old', '+4930901820', 'kept', 'A1']);
-    await updateContact(database.db, kr, actor, c.id, { jobTitle: 'CTO' });
+    const c = await createContact(database.db, kr, systemActor('test'), { email: 'record.form@example.com', firstName: 'Rae' });
     const row = (await getContactRow(database.db, c.id))!;
-    assert.ok(row.profileEnc);
-    assert.deepEqual([row.firstNameEnc, row.lastNameEnc, row.phoneEnc, row.notesEnc, row.sensitiveEnc], [null, null, null, null, null]);
-    assert.deepEqual(row.attributes, {}, 'the sensitive attribute stays sealed');
-    const now = decodeContact(kr, row);
-    assert.deepEqual([now.firstName, now.lastName, now.phone, now.notes, now.attributes.vip_code, now.jobTitle], ['Lena', 'Old', '+4930901820', 'kept', 'A1', 'CTO']);
+    assert.equal(row.emailEnc, null);
+    assert.equal(row.emailLength, 'record.form@example.com'.length);
+    assert.equal(decodeContact(kr, row).email, 'record.form@example.com');
+    const [stored] = await database.query<{ raw: string }>('SELECT encode(profile_enc, \'escape\') AS raw FROM contacts WHERE id = $1', [c.id]);
+    assert.doesNotMatch(stored.raw, /record\.form|example/);
+    // Where the email is must be unambiguous: its own value or the record's, never neither nor both.
+    for (const bad of ['email_length = NULL', 'email_enc = profile_enc', 'profile_enc = NULL']) {
+      await assert.rejects(database.query(`UPDATE contacts SET ${bad} WHERE id = $1`, [c.id]), /contacts_email_form_check/, bad);
+    }
   });
+
+  // Rows stay in the form older code wrote until their next write (profile.ts): they must read the same, be
+  // found by exact lookups, count as duplicates for imports, and be converted by that next write.
+  for (const form of ['per-column', 'record-layout-1'] as const) {
+    test(`a row in an older form (${form}) reads the same, is found, is a duplicate for imports, and its next write converts it`, async () => {
+      const kr = await vault.keyring();
+      const actor = systemActor('test');
+      await createAttributeDef(database.db, { key: `vip_${form.length}`, label: 'VIP code', type: 'text', sensitive: true });
+      const email = `older.${form}@example.com`;
+      const c = await createContact(database.db, kr, actor, {
+        email,
+        firstName: 'Lena',
+        lastName: 'Old',
+        phone: '+4930901820',
+        notes: 'kept',
+        attributes: { [`vip_${form.length}`]: 'A1' },
+      });
+      const fresh = decodeContact(kr, (await getContactRow(database.db, c.id))!);
+      await rewriteInOlderForm(database.db, kr, c.id, form);
+      const older = (await getContactRow(database.db, c.id))!;
+      assert.ok(older.emailEnc && older.emailLength === null);
+      assert.equal(older.profileEnc === null, form === 'per-column');
+      assert.deepEqual({ ...decodeContact(kr, older), keyVersion: 0, updatedAt: null }, { ...fresh, keyVersion: 0, updatedAt: null });
+      assert.deepEqual((await findByEmail(database.db, kr, email)).map((r) => r.id), [c.id]);
+      const skipped = await importCsv(`older-${form}`, csvOf([email]));
+      assert.deepEqual([skipped.inserted, skipped.skipped], [0, 1], 'a duplicate, not a second contact');
+
+      if (form === 'per-column') await updateContact(database.db, kr, actor, c.id, { firstName: 'Lea' });
+      else await importCsv(`older-${form}-update`, csvOf([email]), 'update');
+      const row = (await getContactRow(database.db, c.id))!;
+      assert.deepEqual([row.emailEnc, row.emailLength, row.firstNameEnc, row.lastNameEnc, row.phoneEnc, row.notesEnc, row.sensitiveEnc], [null, email.length, null, null, null, null, null]);
+      assert.deepEqual(row.attributes, {}, 'the sensitive attribute stays sealed');
+      const now = decodeContact(kr, row);
+      assert.deepEqual(
+        [now.email, now.firstName, now.lastName, now.phone, now.notes, now.attributes[`vip_${form.length}`]],
+        [email, form === 'per-column' ? 'Lea' : 'N0', 'Old', '+4930901820', 'kept', 'A1'],
+      );
+    });
+  }
 });
 
 /** EXPLAIN of a query, after SET LOCAL statements, in a transaction that is rolled back. */
@@ -95,13 +128,14 @@ const planOf = (query: SQL, ...settings: SQL[]) =>
     });
 
 describe('the email probe index', () => {
-  // The email's length is a key of the probe index (schema.ts emailBytes); a ciphertext whose length that
-  // expression cannot read (another format) must still be a candidate, so it fails loudly rather than being
+  // The email's length is a key of the probe index (schema.ts emailLengthKey); an email_enc ciphertext whose length
+  // that expression cannot read (another format) must still be a candidate, so it fails loudly rather than being
   // passed over and the address inserted a second time.
   test('an email ciphertext in a format the length key cannot read is still a candidate for lookups and imports', async () => {
     const kr = await vault.keyring();
     const actor = systemActor('test');
     const made = await createContact(database.db, kr, actor, { email: 'otherformat@example.com' });
+    await rewriteInOlderForm(database.db, kr, made.id, 'record-layout-1');
     const relabel = (byte: number) =>
       database.query('UPDATE contacts SET email_enc = set_byte(email_enc, 0, $2) WHERE id = $1', [made.id, byte]);
     await relabel(0x82);
@@ -132,7 +166,7 @@ describe('the email probe index', () => {
     const probe = await explain();
     assert.doesNotMatch(probe, /Merge Join|Hash Join|Seq Scan on contacts/, probe);
     assert.match(probe, /Index Scan using contacts_email_probe_idx on contacts c[^\n]*\n\s+Index Cond: [^\n]*= k\.d/, 'one probe per key');
-    assert.match(probe, /Index Cond: [^\n]*CASE WHEN \(octet_length\(/, 'the email length is an index key, not a filter');
+    assert.match(probe, /Index Cond: [^\n]*COALESCE\(\(email_length\)::integer, CASE/, 'the email length is an index key, not a filter');
     // Addresses a run has certainly not inserted: its own rows are skipped inside the index, never read to be dropped.
     const own = await explain({ ...k, x: k.x.map(() => true) }, { run: 7 });
     assert.match(own, /Index Cond: [^\n]*\(import_run < 7\)/, own);

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { type Client, createTestApp, signedInAs, type TestApp } from '../../test/support/app.ts';
+import { rewriteInOlderForm } from '../../test/support/contact-forms.ts';
 import { systemActor } from '../audit/service.ts';
 import { DecryptionError } from '../crypto/aead.ts';
 import { LocalKeyProvider } from '../crypto/key-provider.ts';
@@ -114,17 +115,18 @@ describe('contacts API and encryption at rest', () => {
   test('tampered ciphertext and ciphertext swapped between rows fail with a clear error', async () => {
     const kr = await vault.keyring();
     const [a, b] = await t.database.db.select().from(contacts).limit(2);
-    const flipped = Buffer.from(a.emailEnc);
+    // The record (profile_enc) holds the email and the rest of the contact's PII (profile.ts).
+    const flipped = Buffer.from(a.profileEnc!);
     flipped[flipped.length - 1] ^= 0x01;
-    assert.throws(() => decodeContact(kr, { ...a, emailEnc: flipped }), (err: unknown) => err instanceof DecryptionError && /authentication_failed/.test(err.message));
-    assert.throws(() => decodeContact(kr, { ...a, emailEnc: b.emailEnc }), DecryptionError);
-    // In the database too: swap two rows' emails; reading either one fails, and the API answers 500 without leaking.
-    await t.database.db.update(contacts).set({ emailEnc: b.emailEnc }).where(eq(contacts.id, a.id));
+    assert.throws(() => decodeContact(kr, { ...a, profileEnc: flipped }), (err: unknown) => err instanceof DecryptionError && /authentication_failed/.test(err.message));
+    assert.throws(() => decodeContact(kr, { ...a, profileEnc: b.profileEnc }), DecryptionError);
+    // In the database too: swap two rows' records; reading either one fails, and the API answers 500 without leaking.
+    await t.database.db.update(contacts).set({ profileEnc: b.profileEnc }).where(eq(contacts.id, a.id));
     await assert.rejects(async () => decodeContact(kr, (await getContactRow(t.database.db, a.id))!), /decryption failed/);
     const res = await owner.get(`/api/contacts/${a.id}`);
     assert.equal(res.statusCode, 500);
     assert.doesNotMatch(res.body, /@/);
-    await t.database.db.update(contacts).set({ emailEnc: a.emailEnc }).where(eq(contacts.id, a.id));
+    await t.database.db.update(contacts).set({ profileEnc: a.profileEnc }).where(eq(contacts.id, a.id));
     assert.equal((await owner.get(`/api/contacts/${a.id}`)).statusCode, 200);
   });
 
@@ -371,13 +373,13 @@ describe('resumable work', () => {
     const actor = systemActor('test');
     const total = await t.database.query<{ n: number }>('SELECT count(*)::int AS n FROM contacts');
     assert.ok(total[0].n > 200);
-    // A row still in the per-column form (written before profile_enc) is rotated column by column.
+    // Rows in the forms older code wrote (profile.ts) are rotated column by column: the per-column form (before
+    // migration 0019) and the layout-1 record with the email as its own value (before migration 0023).
     const kr0 = await vault.keyring();
-    const legacy = await createContact(t.database.db, kr0, actor, { email: 'rotate.legacy@example.com' });
-    await t.database.db
-      .update(contacts)
-      .set({ profileEnc: null, firstNameEnc: encText(kr0, 'contacts', 'first_name', legacy.id, 'Rhea'), phoneEnc: encText(kr0, 'contacts', 'phone', legacy.id, '+4930901821') })
-      .where(eq(contacts.id, legacy.id));
+    const legacy = await createContact(t.database.db, kr0, actor, { email: 'rotate.legacy@example.com', firstName: 'Rhea', phone: '+4930901821' });
+    await rewriteInOlderForm(t.database.db, kr0, legacy.id, 'per-column');
+    const layout1 = await createContact(t.database.db, kr0, actor, { email: 'rotate.layout1@example.com', lastName: 'Quist' });
+    await rewriteInOlderForm(t.database.db, kr0, layout1.id, 'record-layout-1');
     const rotation = await startFieldKeyRotation(t.database.db, vault, actor);
     assert.equal(rotation.toVersion, rotation.fromVersion + 1);
     // New writes already use the new key while the old one still decrypts.
@@ -402,7 +404,7 @@ describe('resumable work', () => {
     assert.equal(old.find((k) => k.purpose === 'field')!.state, 'retired');
     // The field format carries the version: every ciphertext says v2.
     const sample = await t.database.db.select().from(contacts).limit(20);
-    for (const r of sample) assert.equal(r.emailEnc.readUInt32BE(1), rotation.toVersion);
+    for (const r of sample) assert.equal(r.profileEnc!.readUInt32BE(1), rotation.toVersion);
     for (const col of ['email_enc', 'profile_enc', 'first_name_enc', 'last_name_enc', 'phone_enc', 'notes_enc', 'sensitive_enc']) {
       const [stale] = await t.database.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM contacts WHERE ${col} IS NOT NULL AND substring(${col} from 2 for 4) <> int4send($1::int)`,
@@ -411,7 +413,9 @@ describe('resumable work', () => {
       assert.equal(stale.n, 0, `${col}: every value under the new key`);
     }
     const legacyAfter = decodeContact(await vault.keyring(), (await getContactRow(t.database.db, legacy.id))!);
-    assert.deepEqual([legacyAfter.firstName, legacyAfter.phone], ['Rhea', '+4930901821']);
+    assert.deepEqual([legacyAfter.email, legacyAfter.firstName, legacyAfter.phone], ['rotate.legacy@example.com', 'Rhea', '+4930901821']);
+    const layout1After = decodeContact(await vault.keyring(), (await getContactRow(t.database.db, layout1.id))!);
+    assert.deepEqual([layout1After.email, layout1After.lastName], ['rotate.layout1@example.com', 'Quist']);
     assert.equal((await getRotation(t.database.db, rotation.id))!.done >= total[0].n, true);
     assert.equal((await owner.get('/api/contacts?email=grace.hopper@navy.example.com')).json().items.length, 1);
     assert.equal((await owner.get('/api/contacts?limit=500')).statusCode, 200, 'every re-encrypted row decrypts');
@@ -425,7 +429,7 @@ describe('resumable work', () => {
     const r = await rotateMasterKey(t.database.db, provider, systemActor('test'));
     assert.ok(r.rewrapped >= 3);
     const after = await t.database.db.select().from(contacts).limit(1);
-    assert.deepEqual(after[0].emailEnc, before[0].emailEnc, 'field ciphertexts untouched');
+    assert.deepEqual(after[0].profileEnc, before[0].profileEnc, 'field ciphertexts untouched');
     const withNew = new Vault(t.database.db, new LocalKeyProvider(newMaster), { cacheMs: 0 });
     assert.equal((await withNew.ready()).activeVersion, 2);
     const withOld = new Vault(t.database.db, new LocalKeyProvider(t.config.masterKey), { cacheMs: 0 });

@@ -13,7 +13,8 @@
 import { sql } from 'drizzle-orm';
 import type { Keyring } from '../crypto/field-cipher.ts';
 import { rows, type Tx } from '../db/client.ts';
-import { decText, domainLookup } from '../contacts/vault.ts';
+import { contactEmail } from '../contacts/profile.ts';
+import { domainLookup } from '../contacts/vault.ts';
 
 export type ExactDomains = {
   /** domain → ids of contacts in the domain's bucket whose address is in another domain. */
@@ -55,13 +56,13 @@ export async function exactDomains(
     // Keyset pages: bounded memory however large the domain is.
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const page = await rows<{ id: string; email_enc: Buffer }>(
+      const page = await rows<{ id: string; email_enc: Uint8Array | null; profile_enc: Uint8Array | null }>(
         db,
-        sql`SELECT id, email_enc FROM contacts WHERE workspace_id = ${workspaceId}::int AND email_domain_bidx = ANY(${bucket}::int[]) AND id > ${after}::uuid ORDER BY id LIMIT ${PAGE}::int`,
+        sql`SELECT id, email_enc, profile_enc FROM contacts WHERE workspace_id = ${workspaceId}::int AND email_domain_bidx = ANY(${bucket}::int[]) AND id > ${after}::uuid ORDER BY id LIMIT ${PAGE}::int`,
       );
       for (const r of page) {
-        const email = decText(kr, 'contacts', 'email', r.id, r.email_enc);
-        if (!email || email.slice(email.lastIndexOf('@') + 1) !== domain) others.push(r.id);
+        const email = contactEmail(kr, r.id, { emailEnc: r.email_enc, profileEnc: r.profile_enc });
+        if (email.slice(email.lastIndexOf('@') + 1) !== domain) others.push(r.id);
       }
       res.decrypted += page.length;
       if (page.length < PAGE) break;
