@@ -94,10 +94,11 @@ const n = (v: number) => sql.raw(String(v));
 /**
  * Plaintext length in bytes of an `email_enc` ciphertext (rows written before migration 0023) in the current field
  * format (AES-GCM keeps lengths, so it is the ciphertext length minus the fixed overhead), or -1 for any other
- * format. The email probe index carries the email's length as a key (emailLengthKey: this, or `email_length`), so exact lookups and the import's duplicate probe skip candidates of
- * another length inside the index instead of reading their rows (at 1,000,000 contacts a gmail.com address
- * shares its index pair with ~19 others). Queries must use this same expression to match the index, and
- * ask for -1 as well, so a value in a future format is always a candidate. Nested CASE: PostgreSQL does
+ * format. The email probe index carries the email's length as a key (emailLengthKey: `email_length`, else this),
+ * so exact lookups and the import's duplicate probe skip candidates of another length inside the index instead of
+ * reading their rows (at 1,000,000 contacts a gmail.com address shares its index pair with ~19 others). Queries
+ * must use the same expression to match the index, and ask for -1 as well, so a value in a future format is
+ * always a candidate. Nested CASE: PostgreSQL does
  * not promise to evaluate AND left to right, and get_byte past the end is an error. The length is no
  * secret: anyone who can read the column sees it (docs/security.md §5).
  */
