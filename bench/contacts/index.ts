@@ -369,9 +369,24 @@ private cluster with shared_buffers 4 GB, max_wal_size 8 GB, wal_compression on,
 Rotation: node:crypto costs ~4–6 µs per AES-GCM call whatever its size (OpenSSL itself needs ~0.4 µs for 30 bytes: the rest is
 cipher setup, final and tag in Node), and rotation made twelve calls per contact. A contact's names, phone, notes and sensitive
 attributes are now one sealed value (docs/security.md §4) and the email index is recomputed only on rows still on an old layout:
-this process went from 75–84 to ~33 µs per row. The backends' share is now the larger: each UPDATE writes a new tuple and an entry
-in every index (pages filled by COPY have no room, so no update is HOT; since migration 0022 the key version is not indexed).
-Last change (fifth session, in the table's run): fewer index entries per contact (migration 0022). Dropping one index at a
+this process went from 75–84 to ~33 µs per row; since migration 0023 the email is in that value too (one open and one seal per
+contact), and at 200,000 rows this process takes ~25 µs per row instead of ~39. The backends' share is now the larger (~40 µs):
+each UPDATE writes a new tuple and an entry in every index (pages filled by COPY have no room, so no update is HOT; since
+migration 0022 the key version is not indexed).
+Last change (sixth session, in the table's run): a contact's email is sealed inside its record (migration 0023,
+\`src/contacts/profile.ts\`): one AES-GCM value per contact instead of two, for the import (one seal), a rotation (one open, one
+seal), a page (one open per contact) and the lookups (one open per candidate). The probe index's length key now comes from
+\`contacts.email_length\` (the email's byte length, which its own ciphertext showed before); rows written by older versions keep
+their \`email_enc\` and read, match and rotate as before until their next write. Per row at 200,000
+(\`profile-import.ts 200000 --rotate\`, load 1.2): import, this process 58 µs (worker 38) and the backend 32 µs; rotation, this process
+25.3 µs (was ~39) and the backends 40.2 µs (was ~42), 25,388 rows/s, the machine 87 % busy. Full runs: see the table and the
+list below. The bench itself now drops the anchor's table and runs VACUUM ANALYZE and CHECKPOINT before the timed reads,
+and times the first 2,000 lookups apart (with 100 warm-up lookups, lookups measured at 300,000 contacts in a fresh process had
+a p99 of 4.4–4.9 ms over the first 2,000 and 1.7–3.7 ms over the next: V8 still compiles the path while the first ones run).
+Garbage per lookup, sampled: ~39 KB (node-postgres re-reads the row description on every execution, drizzle maps the row), so a
+scavenge of 2–8 ms every ~330 lookups is part of the tail; a larger young generation (\`--max-semi-space-size=64\`) did not move
+the p99 in two pairs.
+Change before (fifth session): fewer index entries per contact (migration 0022). Dropping one index at a
 time at 200,000 rows put each at ~3–4 µs of the backend's CPU per row, and the import is bound by CPU, not by waiting: during
 a 400,000-row import the machine was 95 % busy (\`/proc/stat\`), so every µs on either side counts. The key-version index
 served no query (rotation selects \`key_version <> active\`, which a btree cannot, along the primary key): dropped. Phone, owner
@@ -385,21 +400,29 @@ onto the worker and main threads) and on the worker's start. Tried and dropped i
 allocation-free rewrites of row validation and of libphonenumber's option spread (1.4 KB of garbage per number that V8
 optimises away), batches of 5,000 rows instead of 2,000 (two pairs at 400,000). @noble/hashes and @noble/ciphers are slower
 than node:crypto here (SHA-256 3.7–4.0 against 1.4–2.1 µs for 100 bytes; AES-GCM 45–53 against 10 µs).
-Change before (fourth session): the worker thread loads only the codec (\`field-codec.ts\`, \`contact-encoding.ts\`, \`copy-tuples.ts\`; no
+Earlier (fourth session): the worker thread loads only the codec (\`field-codec.ts\`, \`contact-encoding.ts\`, \`copy-tuples.ts\`; no
 drizzle, node-postgres, PGlite or zod): its module load went from 1.7 to 0.5 s of CPU, and the peak RSS of the runs from 398–502
 to 343–369 MB. A deeper read-ahead (six prepared batches instead of two) gained nothing (400,000 rows,
 three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five pairs and +2 % in the next: not taken.
 Import, where the goal stands: the rate follows the machine, whose speed moves by a third within the hour (the plaintext
 anchor 24,300–33,800 rows/s across this day's runs). The encrypted/plaintext ratio was 0.56–0.64 in the third session's runs,
-0.63–0.75 in the fourth's, and 0.67–0.85 with migration 0022: 20,150 rows/s at anchor 30,098, 21,231 at 26,946 and 20,981 at
-24,581 — anchors at which the fourth session's code made 16,700–18,000. Per row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs, and the
-machine is ~95 % busy: more threads would not help, only less CPU per row. What remains per row is the two AES-GCM seals
-(7.7–10 µs each in a tight loop on this machine, most of it cipher setup in Node), four SHA-256 digests for two HMACs (1.4–2.1 µs
+0.63–0.75 in the fourth's, 0.67–0.85 with migration 0022 (20,150 rows/s at anchor 30,098, 21,231 at 26,946 and 20,981 at
+24,581) and 0.69–0.77 with migration 0023 (21,661 rows/s at anchor 29,211, 24,614 at 31,802, 23,512 at 34,192). Per
+row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs (measured before migration 0023), and the
+machine is ~95 % busy: more threads would not help, only less CPU per row. What remains per row is one AES-GCM seal
+(7.7–10 µs in a tight loop on this machine, most of it cipher setup in Node), four SHA-256 digests for two HMACs (1.4–2.1 µs
 each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, four index entries (one of them the
-attributes GIN, ten keys) and a list-member row. Ideas not taken: sealing the email inside the profile (one AES-GCM call per contact instead of two, but a
-storage format change for every reader of \`email_enc\` and the probe index's length key), jsonb_path_ops for the attributes
+attributes GIN, ten keys) and a list-member row. Ideas not taken: jsonb_path_ops for the attributes
 index (~2–3 µs per row, but segments' \`is set\` would lose the index), a second preparing worker (the machine has no idle CPU
 left for it).
+Full runs with migration 0023 on 2026-12-02 (sixth session), every goal met in all three: the table's (import 23,512 rows/s at
+anchor 34,192, ratio 0.69; lookup p99 3.86 ms, 4.75 over the first 2,000; page p99 9.23 ms; rotation 30,470 rows/s; peak RSS
+370 MB), one before it at 24,614 rows/s (anchor 31,802, ratio 0.77; lookup p99 4.05 ms, 4.22 over the first 2,000; page p99
+9.14 ms; rotation 29,880 rows/s; peak RSS 343 MB) and the first at 21,661 rows/s (anchor 29,211, ratio 0.74; lookup p99 4.72 ms
+after 100 warm-up lookups only; page p99 8.63 ms; rotation 28,624 rows/s; peak RSS 363 MB). PGlite in the same runs: import
+7,215, 5,244 and 6,448 rows/s, page p99 10.77, 16.13 and 12.16 ms, rotation 9,225, 7,066 and 8,559 rows/s. The same session's run before it (bench changes only,
+migration 0022's code): import 18,926 rows/s at anchor 28,451 (ratio 0.67), lookup p99 4.74 ms, page p99 10.59 ms, rotation
+22,483 rows/s, peak RSS 390 MB.
 Full runs with migration 0022 on 2026-12-02 (fifth session), import ≥ 20,000 rows/s in all three: the table's, on a slow phase
 of the machine (anchor 24,581, the lowest of the day; lookups p50 1.06 ms instead of ~0.65), where the import made 20,981
 rows/s (ratio 0.85) but the lookup p99 (6.12 ms) and the rotation (17,148 rows/s) missed their goals; one before it at 21,231
@@ -407,8 +430,7 @@ rows/s (anchor 26,946, ratio 0.79) that met every goal on PostgreSQL (lookup p99
 rows/s, peak RSS 361 MB; PGlite's page p99 was 21.04 ms in that run, 12.73 and 16.02 in the other two); and the first, before
 the probe's later-run change, 20,150 rows/s (anchor 30,098, ratio 0.67; lookup p99 4.26 ms, page p99 8.40 ms, rotation 22,257
 rows/s, peak RSS 435 MB). The rotation at 200,000 rows in \`profile-import.ts --rotate\`: this process ~39 µs and the backends
-~42 µs per row (each row is locked, then rewritten with all its index entries: the email ciphertext is an input of the probe
-index's length key, so no rotation UPDATE can be HOT), the machine 83 % busy.
+~42 µs per row (each row is locked, then rewritten with all its index entries), the machine 83 % busy.
 Full runs of the fourth session's code on 2026-12-02: the table's then (import 22,084 rows/s, anchor 29,299, every goal met) and one
 before it at 17,622 rows/s (anchor 26,386; lookup p99 4.78 ms, page p99 8.05 ms, rotation 22,188, peak RSS 343 MB). Earlier runs this session,
 as the changes landed: list membership without foreign keys 15,784 rows/s (anchor 24,542; the run's last 200,000 rows at
