@@ -415,7 +415,12 @@ each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a 
 attributes GIN, ten keys) and a list-member row. Ideas not taken: jsonb_path_ops for the attributes
 index (~2–3 µs per row, but segments' \`is set\` would lose the index), a second preparing worker (the machine has no idle CPU
 left for it).
-Full runs with migration 0023 on 2026-12-02 (sixth session), every goal met in all three: the table's (import 23,512 rows/s at
+Full runs with migration 0023 on 2026-12-02 (sixth session), four: every goal met in the first three, and in the last, on a slow
+phase of the machine (anchor 24,936), every goal but the import's, which made 17,800 rows/s (ratio 0.71; lookup p99 4.56 ms, page
+p99 10.19 ms, rotation 25,902 rows/s, peak RSS 365 MB). A 1,000,000-row import profiled right after, still in that phase
+(\`profile-import.ts 1000000 --segments\`, 18,346 rows/s): this process 57.9 µs per row (worker 42.3) and the backend 38.6 µs,
+~97 µs of CPU per row on two cores, which caps the rate near 20,600 rows/s at full use; in a stand-alone pipeline run, parsing
+took 9.6 µs per row, validation 22 µs (libphonenumber ~6 of it) and encryption with the COPY tuple 29 µs. The first three: the table's (import 23,512 rows/s at
 anchor 34,192, ratio 0.69; lookup p99 3.86 ms, 4.75 over the first 2,000; page p99 9.23 ms; rotation 30,470 rows/s; peak RSS
 370 MB), one before it at 24,614 rows/s (anchor 31,802, ratio 0.77; lookup p99 4.05 ms, 4.22 over the first 2,000; page p99
 9.14 ms; rotation 29,880 rows/s; peak RSS 343 MB) and the first at 21,661 rows/s (anchor 29,211, ratio 0.74; lookup p99 4.72 ms
