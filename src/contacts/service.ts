@@ -106,7 +106,9 @@ export async function listAttributeDefs(db: Tx): Promise<AttributeDef[]> {
 /**
  * Blind-index condition for an exact email: the (email, domain) pair under the
  * current layout, plus layout-1 rows the re-index sweep has not reached (their
- * partial index is empty once it has, so that branch then costs one probe).
+ * partial index is empty once it has, so that branch then costs one probe), and
+ * the email's length (the probe index's key, as in findByEmail): the contact
+ * list's and the export's email filter then decode only candidates that can match.
  */
 export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
   const domain = inArray(contacts.emailDomainBidx, domainLookup(kr, emailDomain(normalisedEmail)));
@@ -123,6 +125,7 @@ export function emailCandidates(kr: Keyring, normalisedEmail: string): SQL {
         sql`${contacts.bidxLayout} = 1`,
       ),
     ),
+    sql`${emailLengthKey(contacts.emailLength, contacts.emailEnc)} = ANY(ARRAY[${emailLengthOf(normalisedEmail)}::int, -1])`,
   )!;
 }
 

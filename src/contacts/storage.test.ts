@@ -172,6 +172,11 @@ describe('the email probe index', () => {
     assert.match(own, /Index Cond: [^\n]*\(import_run < 7\)/, own);
     assert.match(own, /Index Cond: [^\n]*\(import_run > 7\)/, own);
     assert.doesNotMatch(own, /Filter: [^\n]*import_run/, own);
+    // The contact list's and the export's email filter (filterWhere) ask the server for the length too, so candidates
+    // of another length are not shipped and decrypted (an index key or a filter, whichever the planner picks).
+    const { where } = filterWhere(kr, { email: 'plan.a@example.com' }, []);
+    const filter = await planOf(sql`SELECT id FROM contacts WHERE ${where}`, sql`SET LOCAL enable_seqscan = off`);
+    assert.match(filter, /contacts_email_probe_idx[\s\S]*COALESCE\(\(email_length\)::integer, CASE/, filter);
     // No later run has started: the `> run` range is not asked at all.
     const alone = await explain({ ...k, x: k.x.map(() => true) }, { run: 7, laterRuns: false });
     assert.match(alone, /Index Cond: [^\n]*\(import_run < 7\)/, alone);
