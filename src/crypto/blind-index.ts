@@ -22,7 +22,7 @@
 import type { KeyObject } from 'node:crypto';
 import { deriveKey } from './aead.ts';
 import type { Keyring } from './field-cipher.ts';
-import { type HmacSha256Key, hmacSha256, hmacSha256Key } from './hmac.ts';
+import { type HmacSha256Key, hmacSha256Key, hmacSha256Prefix32 } from './hmac.ts';
 
 export const BLIND_INDEX_MAX_BITS = 31;
 export const BLIND_INDEX_MIN_BITS = 1;
@@ -71,9 +71,8 @@ export function blindIndex(
     // An index over "" would put every empty value in one bucket; store NULL instead.
     throw new TypeError('blind index value must be a non-empty string (store NULL for missing values)');
   }
-  const mac = hmacSha256(indexKey(key, indexName), normalisedValue);
-  // Top `bits` bits of the first 4 bytes, as an unsigned integer.
-  return mac.readUInt32BE(0) >>> (32 - bits);
+  // Top `bits` bits of the MAC's first 4 bytes, as an unsigned integer.
+  return hmacSha256Prefix32(indexKey(key, indexName), normalisedValue) >>> (32 - bits);
 }
 
 /** The value to write into the index column (active blind-index key). */

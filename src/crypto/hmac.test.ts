@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { test } from 'node:test';
-import { hmacSha256, hmacSha256Key } from './hmac.ts';
+import { hmacSha256, hmacSha256Key, hmacSha256Prefix32 } from './hmac.ts';
 
 test('hmacSha256 equals createHmac (RFC 2104 test case 2, random keys of 1–64 bytes, messages of any length and script)', () => {
   // RFC 4231 test case 2: key "Jefe".
@@ -18,7 +18,10 @@ test('hmacSha256 equals createHmac (RFC 2104 test case 2, random keys of 1–64 
       // Lengths up to ~1,000 UTF-16 units grow the key's scratch bytes; a few of 5,000 need bytes of their own.
       const length = randomInt(0, m === 4 ? 1000 : m === 3 && round % 50 === 0 ? 5000 : 40);
       const message = Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join('');
-      assert.deepEqual(hmacSha256(key, message), createHmac('sha256', raw).update(message, 'utf8').digest(), `round ${round}`);
+      const expected = createHmac('sha256', raw).update(message, 'utf8').digest();
+      assert.deepEqual(hmacSha256(key, message), expected, `round ${round}`);
+      // The blind indexes' form: the first four bytes, unsigned (also when the top bit is set).
+      assert.equal(hmacSha256Prefix32(key, message), expected.readUInt32BE(0), `round ${round}`);
     }
   }
 });
