@@ -373,7 +373,19 @@ this process went from 75–84 to ~33 µs per row; since migration 0023 the emai
 contact), and at 200,000 rows this process takes ~25 µs per row instead of ~39. The backends' share is now the larger (~40 µs):
 each UPDATE writes a new tuple and an entry in every index (pages filled by COPY have no room, so no update is HOT; since
 migration 0022 the key version is not indexed).
-Last change (sixth session, in the table's run): a contact's email is sealed inside its record (migration 0023,
+Last change (seventh session, in the table's run): HMAC digests as strings (\`src/crypto/hmac.ts\`). Each HMAC's two one-shot
+SHA-256 digests came back as Buffers, and a Buffer made by native code has an ArrayBuffer and a malloc'd backing store of its own,
+which V8's helper threads later sweep and free: with \`perf\` (\`-e cpu-clock\`) during an import, \`_int_free\`,
+\`ArrayBufferSweeper::SweepYoung\`, \`malloc_consolidate\` and the scavenger topped those threads, which took ~10–15 µs per row in
+all. The digests now come back as latin1 strings (\`crypto.hash(…, 'binary')\`) and a blind index reads the MAC's first four
+bytes from the string: in a loop an HMAC takes ~0.9 µs of CPU instead of 4.0–5.0 (3.1–3.5 µs of wall time: the rest ran on the
+helper threads). The worker's work alone (\`profile-pipeline.ts 200000 --stage prepare\`, CPU of the whole process): 42.0 → 37.8
+and 42.1 → 38.1 µs per row in two alternating pairs (a third, on a slow phase, 47.5 / 47.6). AES-GCM pays the same toll —
+\`update\`, \`final\` and \`getAuthTag\` each return such a Buffer, ~2 µs apiece in a loop (a seal: 6.1 µs of wall time, 7.95 µs
+of CPU) — but node:crypto has no call that writes into the caller's buffer, so it stays. Tried and dropped: list membership by
+binary COPY instead of \`INSERT … SELECT FROM unnest\` (2,000-row batches into a copy of \`list_members\`: backend 3.55 against
+3.75–3.80 µs per row, this process 1.9–2.0 against 1.35–1.4: nothing gained).
+Change before (sixth session): a contact's email is sealed inside its record (migration 0023,
 \`src/contacts/profile.ts\`): one AES-GCM value per contact instead of two, for the import (one seal), a rotation (one open, one
 seal), a page (one open per contact) and the lookups (one open per candidate). The probe index's length key now comes from
 \`contacts.email_length\` (the email's byte length, which its own ciphertext showed before); rows written by older versions keep
@@ -407,14 +419,24 @@ three pairs). \`--single-threaded-gc\` looked like +12 % in one series of five p
 Import, where the goal stands: the rate follows the machine, whose speed moves by a third within the hour (the plaintext
 anchor 24,300–33,800 rows/s across this day's runs). The encrypted/plaintext ratio was 0.56–0.64 in the third session's runs,
 0.63–0.75 in the fourth's, 0.67–0.85 with migration 0022 (20,150 rows/s at anchor 30,098, 21,231 at 26,946 and 20,981 at
-24,581) and 0.69–0.77 with migration 0023 (21,661 rows/s at anchor 29,211, 24,614 at 31,802, 23,512 at 34,192). Per
+24,581) and 0.69–0.77 with migration 0023 (21,661 rows/s at anchor 29,211, 24,614 at 31,802, 23,512 at 34,192), and 0.89–1.05 with the HMAC
+digests as strings (22,302 rows/s at anchor 23,834, 26,142 at 29,515, 23,216 at 22,170: the
+anchor of that last run met a slow phase of the machine that the import before it had not). Per
 row at 1,000,000 this process uses ~45–55 µs and the backend ~28–35 µs (measured before migration 0023), and the
 machine is ~95 % busy: more threads would not help, only less CPU per row. What remains per row is one AES-GCM seal
-(7.7–10 µs in a tight loop on this machine, most of it cipher setup in Node), four SHA-256 digests for two HMACs (1.4–2.1 µs
-each), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, four index entries (one of them the
+(7.7–10 µs in a tight loop on this machine, most of it cipher setup and the result Buffers in Node), two HMACs (~0.9 µs each
+since the seventh session), CSV parsing (~5 µs), phone validation (~3–4 µs), and on the server a tuple, four index entries (one of them the
 attributes GIN, ten keys) and a list-member row. Ideas not taken: jsonb_path_ops for the attributes
 index (~2–3 µs per row, but segments' \`is set\` would lose the index), a second preparing worker (the machine has no idle CPU
 left for it).
+Full runs on 2026-12-02 (seventh session), with the HMAC digests as strings, three: every goal met on PostgreSQL in all three,
+on the two slowest anchors recorded so far among them. The table's: import 23,216 rows/s (anchor 22,170), lookup p99 4.15 ms (5.31
+over the first 2,000), page p99 7.98 ms (the gmail.com addresses' lookups alone: p99 5.00 ms, against 2.10 and 4.34 in the
+others), rotation 25,240 rows/s, peak RSS 336 MB; PGlite's page p99 was 20.82 ms in that run
+(its own anchor 19,965, the machine slow), 11.42 and 8.18 ms in the others. Before it: 26,142 rows/s (anchor 29,515, ratio 0.89),
+lookup p99 3.80 ms (4.57), page p99 8.46 ms, rotation 27,687 rows/s, peak RSS 355 MB; and 22,302 rows/s (anchor 23,834, ratio
+0.94), lookup p99 4.14 ms (4.65), page p99 7.47 ms, rotation 22,595 rows/s, peak RSS 357 MB. PGlite in those two: import 7,726
+and 7,007 rows/s, rotation 9,714 and 9,197 rows/s (6,706 and 6,271 in the table's).
 Full runs with migration 0023 on 2026-12-02 (sixth session), four: every goal met in the first three, and in the last, on a slow
 phase of the machine (anchor 24,936), every goal but the import's, which made 17,800 rows/s (ratio 0.71; lookup p99 4.56 ms, page
 p99 10.19 ms, rotation 25,902 rows/s, peak RSS 365 MB). A 1,000,000-row import profiled right after, still in that phase
